@@ -1,0 +1,40 @@
+"""Run the benchmarks: ``python -m tnnlib.bench [SUITE ...] [--quick]``.
+
+Suites are the modules listed in ``SUITES``; with no names, all run. ``--quick``
+shrinks repeats (a smoke run, not numbers to report).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+
+SUITES = {
+    # name: module of tnnlib.bench with a run(args) -> list[dict] function
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("suites", nargs="*", help=f"which suites (default all): {', '.join(SUITES)}")
+    parser.add_argument("--quick", action="store_true", help="one repeat, no warm-up: a smoke run")
+    args = parser.parse_args(argv)
+    unknown = set(args.suites) - set(SUITES)
+    if unknown:
+        parser.error(f"unknown suite(s) {sorted(unknown)}; choose from {sorted(SUITES)}")
+    import torch
+
+    from . import format_table
+
+    print(f"# tnnlib benchmarks on {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"threads {torch.get_num_threads()}, CUDA {'yes' if torch.cuda.is_available() else 'no'}")
+    for name in args.suites or SUITES:
+        module = importlib.import_module(f".{SUITES[name]}", __package__)
+        print(f"\n## {name}\n")
+        print(format_table(module.run(args)))
+
+
+if __name__ == "__main__":
+    main()
