@@ -1,0 +1,65 @@
+"""The contract every exercise checker must keep, as reusable test functions.
+
+Each ``tests/test_checks_lessonNN.py`` defines ``WRONG_ANSWERS``: for every
+exercise number of its lesson, at least two typical wrong answers. It then
+calls :func:`make_contract_tests` to get the standard parametrised tests:
+
+* the reference implementation passes and is returned;
+* a stub raising NotImplementedError is reported as "not done yet", does not
+  raise, and the reference is returned so the lesson can go on;
+* every wrong answer raises ExerciseFailed whose message names the exercise;
+* a function that crashes is reported as *your code raised ...*.
+"""
+import pytest
+
+from tnnlib.checking import REGISTRY, ExerciseFailed
+
+
+def _checker_of(module, number):
+    for value in vars(module).values():
+        if getattr(value, "exercise", None) is REGISTRY[number]:
+            return value
+    raise AssertionError(f"{module.__name__} has no checker for exercise {number}")
+
+
+def make_contract_tests(module, wrong_answers):
+    numbers = sorted(n for n, ex in REGISTRY.items() if ex.check.__module__ == module.__name__)
+    assert numbers, f"{module.__name__} registers no exercise"
+    wrong = [(n, i, fn) for n in numbers for i, fn in enumerate(wrong_answers.get(n, []))]
+
+    @pytest.mark.parametrize("number", numbers)
+    def test_reference_passes(number, capsys):
+        checker, ex = _checker_of(module, number), REGISTRY[number]
+        assert checker(ex.reference) is ex.reference
+        assert "passed" in capsys.readouterr().out
+
+    @pytest.mark.parametrize("number", numbers)
+    def test_stub_is_pending_and_falls_back(number, capsys):
+        checker, ex = _checker_of(module, number), REGISTRY[number]
+
+        def stub(*args, **kwargs):
+            raise NotImplementedError(f"Exercise {number}: replace this line with your code")
+
+        assert checker(stub) is ex.reference
+        out = capsys.readouterr().out
+        assert "not done yet" in out and number in out
+
+    @pytest.mark.parametrize("number", numbers)
+    def test_crash_is_reported_as_the_learners(number):
+        def crashes(*args, **kwargs):
+            raise KeyError("oops")
+
+        with pytest.raises(ExerciseFailed, match=r"your code raised KeyError: 'oops'"):
+            _checker_of(module, number)(crashes)
+
+    @pytest.mark.parametrize("number", numbers)
+    def test_at_least_two_wrong_answers(number):
+        assert len(wrong_answers.get(number, [])) >= 2, f"exercise {number} needs two typical wrong answers"
+
+    @pytest.mark.parametrize("number,index,answer", wrong, ids=[f"{n}-{i}" for n, i, _ in wrong])
+    def test_wrong_answer_fails(number, index, answer):
+        with pytest.raises(ExerciseFailed, match=rf"Exercise {number} "):
+            _checker_of(module, number)(answer)
+
+    return test_reference_passes, test_stub_is_pending_and_falls_back, test_crash_is_reported_as_the_learners, \
+        test_at_least_two_wrong_answers, test_wrong_answer_fails

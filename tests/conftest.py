@@ -1,0 +1,13 @@
+"""Test-wide settings.
+
+Set before anything imports numpy or torch, and inherited by the Jupyter kernels
+that nbval starts, so the notebooks run in the same conditions as the tests:
+one BLAS/OpenMP thread (stable timings on a 2-core machine) and the course's
+fast mode (small sizes and few epochs).
+"""
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+os.environ["TNN_FAST"] = "1"
+os.environ.setdefault("MPLBACKEND", "Agg")
