@@ -18,7 +18,7 @@ from __future__ import annotations
 import string
 from functools import lru_cache
 
-__all__ = ["parse_subscripts", "contraction_flops", "matrix_chain_order", "chain_order_flops"]
+__all__ = ["parse_subscripts", "einsum_loops", "contraction_flops", "matrix_chain_order", "chain_order_flops"]
 
 
 def parse_subscripts(subscripts: str, *shapes):
@@ -47,6 +47,36 @@ def parse_subscripts(subscripts: str, *shapes):
     if missing:
         raise ValueError(f"output indices {sorted(missing)} appear in no operand")
     return inputs, output, sizes
+
+
+def einsum_loops(subscripts: str, *operands):
+    """``einsum`` from first principles: one explicit loop over every index.
+
+    For each combination of values of *all* distinct indices, multiply the
+    operands' matching entries and add the product into the output entry named
+    by the output indices. Indices missing from the output are thereby summed.
+    This is what ``np.einsum`` computes; it is written for reading, not speed
+    (pure Python: keep sizes tiny).
+
+    >>> import numpy as np
+    >>> a, b = np.arange(6.).reshape(2, 3), np.arange(12.).reshape(3, 4)
+    >>> np.allclose(einsum_loops("ij,jk->ik", a, b), a @ b)
+    True
+    """
+    import itertools
+
+    import numpy as np
+
+    inputs, output, sizes = parse_subscripts(subscripts, *(np.shape(x) for x in operands))
+    indices = list(sizes)
+    result = np.zeros(tuple(sizes[i] for i in output), dtype=np.result_type(*operands))
+    for values in itertools.product(*(range(sizes[i]) for i in indices)):
+        value_of = dict(zip(indices, values))
+        term = 1
+        for term_indices, operand in zip(inputs, operands):
+            term = term * operand[tuple(value_of[i] for i in term_indices)]
+        result[tuple(value_of[i] for i in output)] += term
+    return result
 
 
 def contraction_flops(subscripts: str, *shapes) -> int:
