@@ -1,0 +1,360 @@
+"""The Tucker decomposition: truncated HOSVD and HOOI.
+
+A Tucker tensor writes an order-d tensor ``X`` of shape ``(n_1, ..., n_d)`` as a
+small *core* ``G`` of shape ``(r_1, ..., r_d)`` multiplied in every mode by a
+*factor* matrix ``U_k`` of shape ``(n_k, r_k)``:
+
+    X  ~  G x_1 U_1 x_2 U_2 ... x_d U_d,
+
+    X[i_1, ..., i_d] ~ sum_{j_1..j_d} G[j_1, ..., j_d] U_1[i_1, j_1] ... U_d[i_d, j_d].
+
+The numbers ``(r_1, ..., r_d)`` are the multilinear (Tucker) ranks. Storing the
+core and the factors costs ``prod(r_k) + sum(n_k r_k)`` numbers instead of
+``prod(n_k)``.
+
+Two algorithms, both with orthonormal factors (``U_k^H U_k = I``):
+
+* :func:`hosvd`, the truncated higher-order SVD: ``U_k`` holds the leading left
+  singular vectors of the mode-k unfolding ``X_(k)``, and the core is the
+  projection ``G = X x_1 U_1^H ... x_d U_d^H``. One pass, no iteration, and
+  quasi-optimal: its error is at most ``sqrt(d)`` times the best possible.
+* :func:`hooi`, higher-order orthogonal iteration: starting from the HOSVD,
+  improve one factor at a time, each the best one given the others. Its error is
+  never larger than the HOSVD's.
+
+References
+----------
+L. De Lathauwer, B. De Moor, J. Vandewalle, "A multilinear singular value
+decomposition", SIAM J. Matrix Anal. Appl. 21(4), 1253-1278, 2000.
+
+L. De Lathauwer, B. De Moor, J. Vandewalle, "On the best rank-1 and
+rank-(R1, R2, ..., RN) approximation of higher-order tensors", SIAM J. Matrix
+Anal. Appl. 21(4), 1324-1342, 2000.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .backend import as_tensor, conj_t, eigh, is_torch, norm, prod, qr, random_normal, to_numpy
+from .tensor_ops import multi_mode_product, unfold
+
+__all__ = [
+    "TuckerTensor",
+    "mode_singular_vectors",
+    "hosvd",
+    "hooi",
+    "tucker_error",
+]
+
+
+@dataclass
+class TuckerTensor:
+    """A tensor in Tucker format: ``X = core x_1 U_1 x_2 U_2 ... x_d U_d``.
+
+    Parameters
+    ----------
+    core : array, shape (r_1, ..., r_d)
+    factors : list of d arrays, ``factors[k]`` of shape (n_k, r_k)
+    """
+
+    core: object
+    factors: list
+
+    def __post_init__(self):
+        self.factors = list(self.factors)
+        if self.core.ndim != len(self.factors):
+            raise ValueError(
+                f"a Tucker core of order {self.core.ndim} needs {self.core.ndim} factors, got {len(self.factors)}"
+            )
+        for k, factor in enumerate(self.factors):
+            if factor.ndim != 2 or factor.shape[1] != self.core.shape[k]:
+                raise ValueError(
+                    f"factor {k} must have shape (n_{k}, {self.core.shape[k]}) to match the core "
+                    f"of shape {tuple(self.core.shape)}, got {tuple(factor.shape)}"
+                )
+
+    @property
+    def shape(self) -> tuple:
+        """``(n_1, ..., n_d)``, the shape of the full tensor."""
+        return tuple(int(factor.shape[0]) for factor in self.factors)
+
+    @property
+    def ranks(self) -> tuple:
+        """``(r_1, ..., r_d)``, the multilinear ranks (the core's shape)."""
+        return tuple(int(r) for r in self.core.shape)
+
+    @property
+    def n_params(self) -> int:
+        """Numbers stored: ``prod(r_k) + sum(n_k r_k)``."""
+        return prod(self.core.shape) + sum(prod(factor.shape) for factor in self.factors)
+
+    def to_tensor(self):
+        """The full tensor ``core x_1 U_1 ... x_d U_d``, shape (n_1, ..., n_d)."""
+        return multi_mode_product(self.core, self.factors)
+
+    def __repr__(self):
+        return f"TuckerTensor(shape={self.shape}, ranks={self.ranks}, dtype={self.core.dtype})"
+
+
+def tucker_error(tensor, tucker: TuckerTensor) -> float:
+    """Relative error ``||X - tucker.to_tensor()|| / ||X||`` (Frobenius norms)."""
+    tensor = as_tensor(tensor)
+    return norm(tensor - tucker.to_tensor()) / norm(tensor)
+
+
+# ---------------------------------------------------------------------------
+# The building block: singular vectors of an unfolding, from its Gram matrix
+# ---------------------------------------------------------------------------
+
+def mode_singular_vectors(tensor, mode: int):
+    """Left singular vectors and singular values of the mode-``mode`` unfolding.
+
+    The left singular vectors of ``X_(k)`` (shape ``(n_k, N / n_k)``) are the
+    eigenvectors of its small Gram matrix ``X_(k) X_(k)^H`` (shape
+    ``(n_k, n_k)``), and its singular values are the square roots of the
+    eigenvalues. Forming the Gram matrix is one matrix product, and an
+    ``n_k x n_k`` eigen-decomposition is cheap, so this is much faster than an
+    SVD of the wide unfolding (about 20x for a 128^3 tensor).
+
+    The price is precision: squaring the matrix squares its condition number, so
+    singular values below about ``sqrt(machine epsilon) * sigma_max`` (1e-8 in
+    float64, 3e-4 in float32) are not resolved. The leading singular vectors,
+    the ones a truncation keeps, are accurate.
+
+    Parameters
+    ----------
+    tensor : array, shape (n_1, ..., n_d)
+    mode : int
+
+    Returns
+    -------
+    U : array, shape (n_mode, n_mode)
+        Orthonormal columns, ordered by decreasing singular value.
+    sigma : array, shape (n_mode,)
+        Singular values of ``X_(mode)`` in decreasing order (real, >= 0).
+    """
+    matrix = unfold(tensor, mode)
+    gram = matrix @ conj_t(matrix)
+    eigenvalues, eigenvectors = eigh(gram)  # increasing order
+    decreasing = list(range(gram.shape[0] - 1, -1, -1))
+    eigenvalues = eigenvalues[decreasing]
+    sigma = (eigenvalues * (eigenvalues > 0)) ** 0.5  # rounding can leave tiny negative values
+    return eigenvectors[:, decreasing], sigma
+
+
+def _rank_for_tail(sigma, budget: float) -> int:
+    """Smallest r >= 1 whose discarded tail ``sum_{i >= r} sigma_i^2`` is <= ``budget``."""
+    squares = to_numpy(sigma).astype(np.float64) ** 2
+    tails = np.append(np.cumsum(squares[::-1])[::-1], 0.0)  # tails[r] = sum_{i >= r} sigma_i^2
+    return max(1, int(np.argmax(tails <= budget)))
+
+
+# ---------------------------------------------------------------------------
+# Argument checks
+# ---------------------------------------------------------------------------
+
+def _check_input(tensor):
+    tensor = as_tensor(tensor)
+    dtype = str(tensor.dtype).replace("torch.", "")
+    if dtype not in ("float32", "float64", "complex64", "complex128"):
+        raise TypeError(f"Tucker decompositions need float32/float64 or complex input, got {dtype}")
+    return tensor
+
+
+def _check_ranks(ranks, shape) -> tuple:
+    """Ranks as a tuple of d ints with 1 <= r_k <= n_k; an int means the same rank in every mode."""
+    d = len(shape)
+    if isinstance(ranks, (int, np.integer)) and not isinstance(ranks, bool):
+        ranks = (int(ranks),) * d
+    try:
+        ranks = tuple(ranks)
+    except TypeError:
+        raise TypeError(f"ranks must be an int or a sequence of {d} ints, got {ranks!r}") from None
+    if len(ranks) != d:
+        raise ValueError(
+            f"a tensor of order {d} (shape {tuple(shape)}) needs {d} Tucker ranks, got {len(ranks)}: {ranks}"
+        )
+    for k, (r, n) in enumerate(zip(ranks, shape)):
+        if not isinstance(r, (int, np.integer)) or isinstance(r, bool) or r < 1:
+            raise ValueError(f"Tucker ranks must be positive integers, got ranks[{k}] = {r!r}")
+        if r > n:
+            raise ValueError(
+                f"Tucker rank r_{k} = {r} is larger than the mode size n_{k} = {n} (shape {tuple(shape)}): "
+                f"U_{k} of shape (n_{k}, r_{k}) cannot have more than n_{k} orthonormal columns"
+            )
+    return tuple(int(r) for r in ranks)
+
+
+def _check_sweeps(n_sweeps, tol):
+    if not isinstance(n_sweeps, (int, np.integer)) or isinstance(n_sweeps, bool) or n_sweeps < 1:
+        raise ValueError(f"n_sweeps must be an integer >= 1, got {n_sweeps!r}")
+    if tol is not None and not tol >= 0:
+        raise ValueError(f"tol must be None or a number >= 0, got {tol!r}")
+
+
+# ---------------------------------------------------------------------------
+# HOSVD
+# ---------------------------------------------------------------------------
+
+def hosvd(tensor, ranks=None, eps=None) -> TuckerTensor:
+    """Truncated higher-order SVD (HOSVD) of a tensor.
+
+    Algorithm (De Lathauwer, De Moor & Vandewalle 2000):
+
+    1. For each mode k, ``U_k`` = the ``r_k`` leading left singular vectors of
+       the unfolding ``X_(k)`` (computed from the Gram matrix
+       ``X_(k) X_(k)^H``, see :func:`mode_singular_vectors`).
+    2. Core ``G = X x_1 U_1^H x_2 U_2^H ... x_d U_d^H``.
+
+    Error bound: with ``sigma^(k)_i`` the singular values of ``X_(k)``,
+
+        ||X - G x_1 U_1 ... x_d U_d||^2  <=  sum_k sum_{i > r_k} (sigma^(k)_i)^2.
+
+    With ``eps`` the ranks are chosen from this bound: each mode may discard
+    singular values whose squares sum to at most ``eps^2 ||X||^2 / d``; each
+    ``r_k`` is the smallest rank within that budget, so the bound guarantees
+
+        ||X - X_hosvd|| <= eps ||X||.
+
+    Parameters
+    ----------
+    tensor : array, shape (n_1, ..., n_d)
+        NumPy array or torch tensor; float32/float64 or complex.
+    ranks : int or sequence of d ints, optional
+        ``(r_1, ..., r_d)`` with ``1 <= r_k <= n_k``; an int is used in every
+        mode. Default ``(n_1, ..., n_d)`` (an exact, orthogonal change of basis).
+        With ``eps`` too, these are upper bounds.
+    eps : float >= 0, optional
+        Target relative error; chooses the ranks (see above).
+
+    Returns
+    -------
+    TuckerTensor
+        core of shape (r_1, ..., r_d), factors ``U_k`` of shape (n_k, r_k) with
+        orthonormal columns, of the input's type, device and dtype.
+    """
+    tensor = _check_input(tensor)
+    ranks = _check_ranks(tensor.shape if ranks is None else ranks, tensor.shape)
+    if eps is not None and not eps >= 0:
+        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+    budget = None if eps is None else eps**2 * norm(tensor) ** 2 / tensor.ndim
+
+    factors = []
+    for k in range(tensor.ndim):
+        U, sigma = mode_singular_vectors(tensor, k)
+        r = ranks[k] if budget is None else min(ranks[k], _rank_for_tail(sigma, budget))
+        factors.append(U[:, :r])
+    core = multi_mode_product(tensor, factors, transpose=True)
+    return TuckerTensor(core, factors)
+
+
+# ---------------------------------------------------------------------------
+# HOOI
+# ---------------------------------------------------------------------------
+
+def _random_orthonormal(n: int, r: int, like, seed):
+    """An (n, r) matrix with orthonormal columns: QR of a Gaussian matrix."""
+    Q, _ = qr(random_normal((n, r), like=like, seed=seed))
+    return Q
+
+
+def _initial_factors(tensor, ranks, init):
+    if isinstance(init, TuckerTensor):
+        if init.shape != tuple(tensor.shape) or init.ranks != ranks:
+            raise ValueError(
+                f"init has shape {init.shape} and ranks {init.ranks}; "
+                f"expected shape {tuple(tensor.shape)} and ranks {ranks}"
+            )
+        return [Q for Q, _ in (qr(U) for U in init.factors)]  # orthonormalise the given factors
+    if init == "hosvd":
+        return hosvd(tensor, ranks).factors
+    if init == "random":
+        return [_random_orthonormal(n, r, tensor, seed=k) for k, (n, r) in enumerate(zip(tensor.shape, ranks))]
+    raise ValueError(f"unknown init {init!r}: expected 'hosvd', 'random' or a TuckerTensor")
+
+
+def _machine_eps(x) -> float:
+    return float(torch.finfo(x.dtype).eps if is_torch(x) else np.finfo(x.dtype).eps)
+
+
+def _project(tensor, factors, modes):
+    """``tensor x_m U_m^H`` for every m in ``modes``: the coordinates in the factors' bases."""
+    return multi_mode_product(tensor, [factors[m] for m in modes], modes=modes, transpose=True)
+
+
+def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_errors: bool = False):
+    """Higher-order orthogonal iteration (HOOI): a better rank-(r_1..r_d) Tucker approximation.
+
+    The best approximation with orthonormal factors maximises ``||G||`` with
+    ``G = X x_1 U_1^H ... x_d U_d^H``, since ``||X - X_approx||^2 = ||X||^2 - ||G||^2``.
+    HOOI maximises over one factor at a time (De Lathauwer et al. 2000):
+
+    1. Start from the HOSVD factors (``init="hosvd"``).
+    2. One sweep: for k = 1..d,
+
+       a. project on all the other factors:
+          ``Y = X x_1 U_1^H ... (skip k) ... x_d U_d^H``, shape (.., n_k, ..)
+          (``X x_d U_d^H`` is computed once per sweep and shared by k = 1..d-1);
+       b. ``U_k`` = the ``r_k`` leading left singular vectors of ``Y_(k)``.
+
+    3. Core ``G = Y x_d U_d^H`` (the last projection, reused);
+       relative error ``sqrt(||X||^2 - ||G||^2) / ||X||`` (computed from the
+       full tensor when this subtraction has lost its digits, below about
+       ``sqrt(machine eps)``).
+    4. Repeat for ``n_sweeps`` sweeps, or until the relative change of the error
+       between two sweeps is below ``tol``.
+
+    Each step cannot increase the error, so the result is never worse than its
+    initialisation (the HOSVD).
+
+    Parameters
+    ----------
+    tensor : array, shape (n_1, ..., n_d)
+        float32/float64 or complex.
+    ranks : int or sequence of d ints
+        ``(r_1, ..., r_d)``, ``1 <= r_k <= n_k``.
+    n_sweeps : int >= 1
+        Maximum number of sweeps.
+    tol : float >= 0, optional
+        Stop when ``|e_{t-1} - e_t| <= tol * e_{t-1}``. Default: run all sweeps.
+    init : {"hosvd", "random"} or TuckerTensor
+        Starting factors ("random": orthonormalised Gaussian, seeded by the mode).
+    return_errors : bool
+        Also return the list of relative errors, one per sweep.
+
+    Returns
+    -------
+    TuckerTensor, or (TuckerTensor, list of float) with ``return_errors``.
+    """
+    tensor = _check_input(tensor)
+    ranks = _check_ranks(ranks, tensor.shape)
+    _check_sweeps(n_sweeps, tol)
+    d = tensor.ndim
+    factors = _initial_factors(tensor, ranks, init)
+    norm_x = norm(tensor)
+
+    last = d - 1
+    errors = []
+    for _ in range(n_sweeps):
+        # U_d changes only at the end of the sweep: X x_d U_d^H is shared by the first d - 1 updates
+        shared = _project(tensor, factors, [last])
+        for k in range(d):
+            if k < last:
+                projected = _project(shared, factors, [m for m in range(last) if m != k])
+            else:
+                projected = _project(tensor, factors, list(range(last)))
+            U, _ = mode_singular_vectors(projected, k)
+            factors[k] = U[:, : ranks[k]]
+        core = _project(projected, factors, [last])
+        error_sq = norm_x**2 - norm(core) ** 2
+        if error_sq < 100 * _machine_eps(tensor) * norm_x**2:  # digits lost to cancellation: compute it
+            error_sq = norm(tensor - TuckerTensor(core, factors).to_tensor()) ** 2
+        errors.append(error_sq**0.5 / norm_x if norm_x > 0 else 0.0)
+        if tol is not None and len(errors) > 1 and abs(errors[-2] - errors[-1]) <= tol * errors[-2]:
+            break
+
+    result = TuckerTensor(core, factors)
+    return (result, errors) if return_errors else result
