@@ -280,6 +280,13 @@ def _machine_eps(x) -> float:
     return float(torch.finfo(x.dtype).eps if is_torch(x) else np.finfo(x.dtype).eps)
 
 
+def _converged(errors, tol, tensor) -> bool:
+    """Stopping rule: the relative change of the error is below ``tol``, or the fit is exact (rounding level)."""
+    if errors[-1] <= 100 * _machine_eps(tensor):
+        return True
+    return len(errors) > 1 and abs(errors[-2] - errors[-1]) <= tol * errors[-2]
+
+
 def _project(tensor, factors, modes):
     """``tensor x_m U_m^H`` for every m in ``modes``: the coordinates in the factors' bases."""
     return multi_mode_product(tensor, [factors[m] for m in modes], modes=modes, transpose=True)
@@ -301,11 +308,12 @@ def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_error
        b. ``U_k`` = the ``r_k`` leading left singular vectors of ``Y_(k)``.
 
     3. Core ``G = Y x_d U_d^H`` (the last projection, reused);
-       relative error ``sqrt(||X||^2 - ||G||^2) / ||X||`` (computed from the
-       full tensor when this subtraction has lost its digits, below about
-       ``sqrt(machine eps)``).
+       relative error ``sqrt(||X||^2 - ||G||^2) / ||X||``. The subtraction
+       cancels digits: below ``100 sqrt(machine eps)`` (1.5e-6 in float64,
+       3.5e-2 in float32) the error is computed from the full tensor instead.
     4. Repeat for ``n_sweeps`` sweeps, or until the relative change of the error
-       between two sweeps is below ``tol``.
+       between two sweeps is below ``tol`` (or the fit is exact: the error at
+       rounding level, ``100 eps``).
 
     Each step cannot increase the error, so the result is never worse than its
     initialisation (the HOSVD).
@@ -319,7 +327,8 @@ def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_error
     n_sweeps : int >= 1
         Maximum number of sweeps.
     tol : float >= 0, optional
-        Stop when ``|e_{t-1} - e_t| <= tol * e_{t-1}``. Default: run all sweeps.
+        Stop when ``|e_{t-1} - e_t| <= tol * e_{t-1}`` or ``e_t <= 100 eps``
+        (an exact fit). Default: run all sweeps.
     init : {"hosvd", "random"} or TuckerTensor
         Starting factors ("random": orthonormalised Gaussian, seeded by the mode).
     return_errors : bool
@@ -350,10 +359,10 @@ def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_error
             factors[k] = U[:, : ranks[k]]
         core = _project(projected, factors, [last])
         error_sq = norm_x**2 - norm(core) ** 2
-        if error_sq < 100 * _machine_eps(tensor) * norm_x**2:  # digits lost to cancellation: compute it
+        if error_sq < 1e4 * _machine_eps(tensor) * norm_x**2:  # too few digits left: compute it directly
             error_sq = norm(tensor - TuckerTensor(core, factors).to_tensor()) ** 2
         errors.append(error_sq**0.5 / norm_x if norm_x > 0 else 0.0)
-        if tol is not None and len(errors) > 1 and abs(errors[-2] - errors[-1]) <= tol * errors[-2]:
+        if tol is not None and _converged(errors, tol, tensor):
             break
 
     result = TuckerTensor(core, factors)
