@@ -201,8 +201,12 @@ def test_addition_and_scaling(kind, dtype):
     assert rel_error((-a).to_tensor(), -xa) < tol
     one = random_tt((6,), [], seed=3, like=like(kind, dtype))
     assert rel_error((one + one).to_tensor(), 2 * dense(one.to_tensor())) < tol
-    with pytest.raises(ValueError, match="cannot add TT tensors of shapes"):
+    with pytest.raises(ValueError, match="TT addition needs TT tensors of equal shapes"):
         a + random_tt((3, 4, 6), 2, like=like(kind, dtype))
+    with pytest.raises(TypeError, match="one kind, dtype and device"):
+        a + random_tt((3, 4, 5), 2, like=np.zeros(1, dtype=np.float16 if kind == "torch" else np.complex64))
+    with pytest.raises(ValueError, match="the inner product needs TT tensors of equal shapes"):
+        inner(a, random_tt((3, 4, 6), 2, like=like(kind, dtype)))
     with pytest.raises(TypeError):
         a * a
 

@@ -230,9 +230,9 @@ def _gram_split(A, max_rank, abs_tol, check: bool):
 
     Rounding: the computed Gram matrix is ``A A^H + E`` with ``||E|| <= n u ||A||_F^2``
     (``u`` the unit roundoff), so an eigenvalue - a squared singular value - is
-    only known to about ``n u ||A||_F^2``: singular values below
-    ``sqrt(n u) ||A||_F`` (about 1e-8 relative at float64, 1e-4 at float32 for
-    n ~ 1e4) are lost. The *projection* stays accurate: with ``U`` the top-r
+    only known to within ``n u ||A||_F^2``: singular values below
+    ``sqrt(n u) ||A||_F`` can be lost (for n = 1e4 that is 1e-6 relative in
+    float64, 2e-2 in float32). The *projection* stays accurate: with ``U`` the top-r
     eigenvectors of the computed Gram matrix, ``||A - U U^H A||_F^2`` exceeds
     the thrown-away eigenvalue sum by at most ``slack = (m + 3 r) n u ||A||_F^2``
     (Weyl's and Ky Fan's inequalities). The rank is chosen so that
@@ -279,7 +279,7 @@ def truncated_split(matrix, max_rank=None, abs_tol=None, method: str = "auto"):
     tolerance), at most ``max_rank``, and at least 1; with neither, no
     truncation (``r = min(m, n)``).
 
-    Two routes compute it:
+    ``method`` picks how it is computed:
 
     * ``"svd"``: LAPACK's thin SVD of ``matrix``. Accurate to machine
       precision; for very wide matrices it is slow (it first reduces the
@@ -287,10 +287,11 @@ def truncated_split(matrix, max_rank=None, abs_tol=None, method: str = "auto"):
     * ``"gram"``: for a wide matrix (m <= n), the eigenvectors of the small
       m x m Gram matrix ``A A^H`` are the left singular vectors, and
       ``SVh = U^H A`` is one matrix product (often 10-40x faster). Squaring
-      the matrix squares its condition number: singular values below about
-      ``sqrt(n u) ||A||_F`` (u = unit roundoff: ~1e-8 relative in float64, and
-      useless in float32) are lost, and the error of the split can exceed the
-      optimal one by up to ``sqrt((m + 3 r) n u) ||A||_F``.
+      the matrix squares its condition number: singular values below
+      ``sqrt(n u) ||A||_F`` (u = unit roundoff) can be lost - in float64 that
+      is 1e-6 relative for n = 1e4; float32 is rarely accurate enough - and
+      the error of the split can exceed the optimal one by up to
+      ``sqrt((m + 3 r) n u) ||A||_F``.
     * ``"auto"`` (default): the Gram route for a wide matrix, kept only when
       this rounding is below 1% of the energy thrown away - the truncation
       makes it harmless: the split error then stays below ``abs_tol`` and
@@ -318,7 +319,10 @@ def truncated_split(matrix, max_rank=None, abs_tol=None, method: str = "auto"):
     if method not in ("auto", "svd", "gram"):
         raise ValueError(f"method must be 'auto', 'svd' or 'gram', got {method!r}")
     m, n = matrix.shape
-    if method == "gram" or (method == "auto" and m <= n and 100 * (m + 3) * n * _unit_roundoff(matrix) < 1):
+    # "auto" tries the Gram route on wide matrices where its check can pass at all
+    # (slack at rank 1 below 1% of ||A||^2: always in float64, small n in float32)
+    worth_trying = m <= n and 100 * (m + 3) * n * _unit_roundoff(matrix) < 1
+    if method == "gram" or (method == "auto" and worth_trying):
         split = _gram_split(matrix, max_rank, abs_tol, check=method == "auto")
         if split is not None:
             return split

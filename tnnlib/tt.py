@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass
-from numbers import Number
+from numbers import Integral, Number
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def _check_shape(shape, name: str = "shape") -> tuple:
 def _check_cores(cores, order: int, what: str) -> list:
     """Cores must be a non-empty list of arrays of one kind, dtype and device, of ``order`` axes,
     whose ranks chain (last axis of one = first axis of the next) and start and end at 1."""
-    if isinstance(cores, (np.ndarray,)) or is_torch(cores) or not hasattr(cores, "__len__"):
+    if isinstance(cores, np.ndarray) or is_torch(cores) or not hasattr(cores, "__len__"):
         raise TypeError(f"cores must be a list of arrays, got {type(cores).__name__}")
     cores = [c if (is_torch(c) or isinstance(c, np.ndarray)) else as_tensor(c, f"cores[{k}]")
              for k, c in enumerate(cores)]
@@ -139,6 +139,15 @@ def _step_tolerance(eps, norm_of_tensor: float, d: int, like) -> float:
     """
     eps = 100 * 2 * _unit_roundoff(like) if eps is None else _check_eps(eps)
     return eps * norm_of_tensor / math.sqrt(max(d - 1, 1))
+
+
+def _check_compatible(a: "TTTensor", b: "TTTensor", what: str) -> None:
+    """Two TT tensors of one shape, kind (NumPy/torch), dtype and device."""
+    if a.shape != b.shape:
+        raise ValueError(f"{what} needs TT tensors of equal shapes, got {a.shape} and {b.shape}")
+    x, y = a.cores[0], b.cores[0]
+    if is_torch(x) != is_torch(y) or x.dtype != y.dtype or (is_torch(x) and x.device != y.device):
+        raise TypeError(f"{what} needs TT tensors of one kind, dtype and device, got {a!r} and {b!r}")
 
 
 def _copy(x):
@@ -274,8 +283,7 @@ class TTTensor:
         """
         if not isinstance(other, TTTensor):
             return NotImplemented
-        if other.shape != self.shape:
-            raise ValueError(f"cannot add TT tensors of shapes {self.shape} and {other.shape}")
+        _check_compatible(self, other, "TT addition")
         if self.order == 1:
             return TTTensor([self.cores[0] + other.cores[0]])
         cores = [concatenate([self.cores[0], other.cores[0]], axis=2)]
@@ -288,14 +296,16 @@ class TTTensor:
 
     def __mul__(self, scalar):
         """Multiplication by a scalar: scale the first core."""
-        if not (isinstance(scalar, Number) or (hasattr(scalar, "ndim") and scalar.ndim == 0)):
+        if not _is_scalar(scalar):
             return NotImplemented
         return TTTensor([self.cores[0] * scalar] + list(self.cores[1:]))
 
     __rmul__ = __mul__
 
     def __truediv__(self, scalar):
-        return self * (1 / scalar)
+        if not _is_scalar(scalar):
+            return NotImplemented
+        return TTTensor([self.cores[0] / scalar] + list(self.cores[1:]))
 
     def __neg__(self):
         return self * -1
@@ -304,6 +314,10 @@ class TTTensor:
         if not isinstance(other, TTTensor):
             return NotImplemented
         return self + (-other)
+
+
+def _is_scalar(x) -> bool:
+    return isinstance(x, Number) or (hasattr(x, "ndim") and x.ndim == 0)
 
 
 def inner(a: TTTensor, b: TTTensor):
@@ -321,8 +335,7 @@ def inner(a: TTTensor, b: TTTensor):
     """
     if not isinstance(a, TTTensor) or not isinstance(b, TTTensor):
         raise TypeError(f"inner needs two TTTensors, got {type(a).__name__} and {type(b).__name__}")
-    if a.shape != b.shape:
-        raise ValueError(f"inner product needs equal shapes, got {a.shape} and {b.shape}")
+    _check_compatible(a, b, "the inner product")
     M = ones((1, 1), like=a.cores[0])
     for G, H in zip(a.cores, b.cores):
         ra, n, ra_next = G.shape
@@ -444,9 +457,9 @@ def orthogonalize(tt: TTTensor, center: int) -> TTTensor:
     """
     tt = _check_tt(tt)
     d = tt.order
-    if isinstance(center, bool) or not isinstance(center, int) or not -d <= center < d:
+    if isinstance(center, bool) or not isinstance(center, Integral) or not -d <= center < d:
         raise ValueError(f"center must be an integer core index in [0, {d - 1}], got {center!r}")
-    center %= d
+    center = int(center) % d
     cores = list(tt.cores)
     for k in range(center):
         _make_left_orthogonal(cores, k)

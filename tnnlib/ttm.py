@@ -24,12 +24,11 @@ NeurIPS 2015, arXiv:1509.06569.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .backend import as_tensor, is_torch, prod, transpose
+from .backend import is_torch, prod, transpose
 from .svd import _check_matrix, _check_rank
 from .tt import TTTensor, _check_cores, _copy, random_tt, tt_svd
 
