@@ -52,6 +52,7 @@ from tnnlib import diagrams as dg
 #: A lesson that needs new figures adds one line here, e.g. "tnnlib.tt_figures".
 FIGURE_MODULES: tuple = (
     "tnnlib.plotting.decompositions",  # lessons 04-05: tucker_cp_tt, tt_vs_ring, ttm_reshape
+    "tnnlib.plotting.spectra",  # lesson 02: svd_network, singular_values, svd_photo_ranks
 )
 
 #: Folder of the figures of the course: ``figures/`` at the repository root.
