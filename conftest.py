@@ -1,4 +1,4 @@
-"""Test-wide settings.
+"""Test-wide settings, for the unit tests and for the notebooks nbval executes.
 
 Set before anything imports numpy or torch, and inherited by the Jupyter kernels
 that nbval starts, so the notebooks run in the same conditions as the tests:
