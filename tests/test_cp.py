@@ -194,5 +194,6 @@ def test_error_is_not_worse_than_tensorly_from_the_same_start():
     x = x + 0.1 * np.linalg.norm(x) * rng.standard_normal(x.shape) / np.sqrt(x.size)
     start = random_cp(x.shape, 4, seed=11)
     ours = cp_error(x, cp_als(x, 4, n_sweeps=30, init=start))
-    theirs = parafac(x, 4, n_iter_max=30, tol=0, init=TensorlyCP((start.weights.copy(), [f.copy() for f in start.factors])))
+    same_start = TensorlyCP((start.weights.copy(), [f.copy() for f in start.factors]))
+    theirs = parafac(x, 4, n_iter_max=30, tol=0, init=same_start)
     assert ours <= np.linalg.norm(x - tl.cp_to_tensor(theirs)) / np.linalg.norm(x) + 1e-8

@@ -42,8 +42,8 @@ class TRTensor:
 
     Parameters
     ----------
-    cores : list of d arrays, ``cores[k]`` of shape (r_k, n_k, r_{k+1}) (0-based:
-        the lesson's ``G_{k+1}``), with ``cores[-1].shape[2] == cores[0].shape[0]``.
+    cores : list of d arrays; ``cores[k - 1]`` is ``G_k`` of shape (r_{k-1}, n_k, r_k)
+        (Python counts from 0), and the last core's r_d equals the first core's r_0.
     """
 
     cores: list
