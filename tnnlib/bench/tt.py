@@ -11,8 +11,10 @@ Workloads (fixed seeds, float64 NumPy, median of 5 calls after one warm-up):
   TT-SVD at max rank 10 (tensorly: ``tensor_train``).
 
 Each row: the method, its time and the relative Frobenius error of its
-result; tnnlib rows also give ``vs_tensorly`` = tnnlib time / tensorly time
-(target: <= 0.8 at an error no worse). Rows ``tnnlib (svd)`` force the LAPACK
+result; tnnlib rows also give ``time_vs_tensorly`` and ``error_vs_tensorly``,
+the ratios to tensorly's (target: time <= 0.8 at an error ratio <= 1).
+Timings depend on the BLAS threads; on a shared machine compare runs with
+``OMP_NUM_THREADS=1``. Rows ``tnnlib (svd)`` force the LAPACK
 route for every truncated SVD, to show what the Gram route buys.
 """
 from __future__ import annotations
@@ -48,17 +50,18 @@ def _measure(rows, workload, method, max_rank, fn, to_dense, exact, repeats, war
     rows.append({"workload": workload, "method": method, "max_rank": max_rank,
                  "time_ms": 1e3 * seconds, "rel_error": _rel_error(to_dense(result), exact),
                  "ranks": str(tuple(result.rank if hasattr(result, "rank") else result.ranks)),
-                 "vs_tensorly": None})
+                 "time_vs_tensorly": None, "error_vs_tensorly": None})
 
 
 def _compare(rows, start):
-    """Fill ``vs_tensorly`` for the tnnlib rows added since ``start``."""
+    """Time and error ratios to tensorly for the tnnlib rows added since ``start``."""
     new = rows[start:]
     reference = next((r for r in new if r["method"].startswith("tensorly")), None)
     if reference:
         for row in new:
             if row["method"].startswith("tnnlib"):
-                row["vs_tensorly"] = row["time_ms"] / reference["time_ms"]
+                row["time_vs_tensorly"] = row["time_ms"] / reference["time_ms"]
+                row["error_vs_tensorly"] = row["rel_error"] / reference["rel_error"]
 
 
 def run(args) -> list:
