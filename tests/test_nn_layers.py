@@ -1,0 +1,171 @@
+"""tnnlib.nn linear layers: forward = dense product, every strategy, gradients, dtypes, state_dict."""
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from tnnlib.nn import CPLinear, LowRankLinear, TRLinear, TTLinear, TuckerLinear
+
+
+def small_layers():
+    """One small float64 layer of each kind, 12 -> 12 (modes (2, 2, 3) / (2, 3, 2))."""
+    torch.manual_seed(0)
+    layers = {
+        "tt": TTLinear((2, 2, 3), (2, 3, 2), ranks=(2, 3)),
+        "tucker": TuckerLinear((2, 2, 3), (3, 4), ranks=2),
+        "tucker2": TuckerLinear(12, 10, ranks=(3, 4)),
+        "cp": CPLinear((2, 2, 3), (2, 3, 2), rank=3),
+        "tr": TRLinear((3, 4), (2, 3, 2), ranks=(2, 3, 2, 2, 3)),
+        "lowrank": LowRankLinear(12, 7, rank=3),
+    }
+    return {name: layer.double() for name, layer in layers.items()}
+
+
+CASES = [(name, strategy) for name, layer in small_layers().items() for strategy in layer.strategies]
+
+
+@pytest.mark.parametrize("name,strategy", CASES)
+def test_forward_matches_dense_layer(name, strategy):
+    layer = small_layers()[name]
+    layer.strategy = strategy
+    x = torch.randn(2, 5, layer.in_features, dtype=torch.float64)           # leading batch dims too
+    y = layer(x)
+    assert y.shape == (2, 5, layer.out_features)
+    torch.testing.assert_close(y, layer.to_dense()(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name,strategy", CASES)
+def test_gradcheck(name, strategy):
+    layer = small_layers()[name]
+    layer.strategy = strategy
+    names = [n for n, _ in layer.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for _, p in layer.named_parameters()]
+    x = torch.randn(3, layer.in_features, dtype=torch.float64, requires_grad=True)
+
+    def f(x, *values):
+        return functional_call(layer, dict(zip(names, values)), (x,))
+
+    assert torch.autograd.gradcheck(f, (x, *params), eps=1e-6, atol=1e-7)
+
+
+def test_tt_every_grouping_is_a_strategy():
+    layer = TTLinear((2, 2, 2, 2), (2, 2, 2, 2), ranks=3)
+    assert len(layer.strategies) == 2 ** 3
+    assert {"dense", "sequential", "merge(2+2)", "merge(1+2+1)"} <= set(layer.strategies)
+    layer.strategy = (2, 2)
+    assert layer.strategy == "merge(2+2)"
+    layer.strategy = "1+3"
+    assert layer.strategy == "merge(1+3)"
+    with pytest.raises(ValueError, match="add up"):
+        layer.strategy = (2, 1)
+    with pytest.raises(ValueError, match="unknown strategy"):
+        layer.strategy = "fastest"
+    with pytest.raises(ValueError, match="strategies"):
+        LowRankLinear(4, 4, 2).strategy = "sequential"
+
+
+def test_tt_layout_matches_ttmatrix():
+    """The layer's weight is the TT-matrix of its cores (tnnlib.ttm convention)."""
+    from tnnlib.ttm import TTMatrix
+
+    layer = small_layers()["tt"]
+    ttm = TTMatrix([c.detach() for c in layer.cores])
+    torch.testing.assert_close(layer.full_weight().detach(), ttm.to_matrix())
+    x = torch.randn(4, 12, dtype=torch.float64)
+    torch.testing.assert_close(layer(x) - layer.bias, ttm.matvec(x))
+
+
+def test_repr_and_counts():
+    layer = TTLinear((4, 8, 8, 4), (4, 8, 8, 4), ranks=8)     # Novikov et al.'s MNIST layer
+    assert layer.weight_parameters() == 8448
+    assert round(layer.compression, 1) == 124.1
+    text = repr(layer)
+    for piece in ("in_modes=(4, 8, 8, 4)", "ranks=(1, 8, 8, 8, 1)", "params=8,448", "compression 124.1x"):
+        assert piece in text
+
+
+def test_state_dict_round_trip():
+    for layer in small_layers().values():
+        twin = _same_config(layer)
+        twin.load_state_dict(layer.state_dict())
+        x = torch.randn(3, layer.in_features, dtype=torch.float64)
+        torch.testing.assert_close(twin(x), layer(x))
+
+
+def _same_config(layer):
+    if isinstance(layer, TTLinear):
+        return TTLinear(layer.in_modes, layer.out_modes, layer.ranks).double()
+    if isinstance(layer, TuckerLinear):
+        return TuckerLinear(layer.in_modes, layer.out_modes, layer.ranks).double()
+    if isinstance(layer, CPLinear):
+        return CPLinear(layer.in_modes, layer.out_modes, layer.rank).double()
+    if isinstance(layer, TRLinear):
+        return TRLinear(layer.in_modes, layer.out_modes, layer.ranks).double()
+    return LowRankLinear(layer.in_features, layer.out_features, layer.rank).double()
+
+
+def test_to_dtype_and_plan_cache():
+    layer = TTLinear((2, 2, 3), (2, 3, 2), ranks=2)
+    x = torch.randn(5, 12)
+    assert layer(x).dtype == torch.float32
+    layer.to(torch.float64)
+    y = layer(x.double())
+    assert y.dtype == torch.float64
+    keys = set(layer._plans)
+    assert {(8, "cpu", torch.float32), (8, "cpu", torch.float64)} <= keys
+    layer.plan(6)
+    assert set(layer._plans) == keys                             # 6 and 5 share the bucket 8
+
+
+@pytest.mark.parametrize("name", ["tt", "tucker", "cp", "tr", "lowrank"])
+def test_autocast_bfloat16_on_cpu(name):
+    layer = small_layers()[name].float()
+    x = torch.randn(4, layer.in_features)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), layer(x), rtol=0.05, atol=0.05)
+    y.float().sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in layer.parameters())
+
+
+def test_no_bias():
+    layer = TTLinear((2, 3), (3, 2), ranks=2, bias=False).double()
+    assert layer.bias is None and layer.to_dense().bias is None
+    x = torch.randn(2, 6, dtype=torch.float64)
+    torch.testing.assert_close(layer(x), x @ layer.full_weight().t())
+
+
+def test_wrong_input_size():
+    with pytest.raises(ValueError, match="last dimension 12"):
+        small_layers()["tt"](torch.randn(2, 13, dtype=torch.float64))
+
+
+def test_bad_construction():
+    with pytest.raises(ValueError, match="same length"):
+        TTLinear((2, 2), (2, 2, 2), 2)
+    with pytest.raises(ValueError, match="d-1"):
+        TTLinear((2, 2, 2), (2, 2, 2), (2, 2, 2))
+    with pytest.raises(ValueError, match="positive"):
+        TuckerLinear((2, 3), (2, 3), (1, 1, 0, 1))
+    with pytest.raises(ValueError, match="r_0 == r_L"):
+        TRLinear((2, 3), (2, 3), (2, 2, 2, 2, 3))
+
+
+@pytest.mark.skipif(not hasattr(torch, "compile"), reason="no torch.compile")
+@pytest.mark.skipif("TNN_TEST_COMPILE" not in __import__("os").environ,
+                    reason="torch.compile takes ~20 s; set TNN_TEST_COMPILE=1 to run")
+def test_torch_compile():
+    layer = TTLinear((4, 4), (4, 4), ranks=3)
+    compiled = torch.compile(layer)
+    x = torch.randn(8, 16)
+    torch.testing.assert_close(compiled(x), layer(x))
+
+
+def test_factors_are_plain_parameters():
+    layer = TTLinear((4, 4), (4, 4), ranks=3)
+    assert all(isinstance(p, nn.Parameter) for p in layer.parameters())
+    assert sorted(layer.state_dict()) == ["bias", "cores.0", "cores.1"]
+    assert math.isclose(layer.compression, 256 / (48 + 48))

@@ -1,0 +1,33 @@
+"""Tensorized PyTorch layers: drop-in replacements for ``nn.Linear``, ``nn.Embedding`` and ``nn.Conv2d``.
+
+Every layer is a plain ``nn.Module`` whose factors are ``nn.Parameter``s, so
+``state_dict``, ``.to(device)``, autocast, ``torch.compile`` and DDP work as
+for the dense layers. Each has ``from_dense(layer, ...)`` (decompose a trained
+layer), ``to_dense()`` (the equivalent dense layer), ``cost(batch_size)``
+(parameters, flops and activation memory against the dense layer) and an
+``extra_repr`` with modes, ranks and compression.
+
+Modules (one idea each):
+
+* :mod:`~tnnlib.nn.tt_linear` - :class:`TTLinear`, the TT-matrix (MPO) layer;
+* :mod:`~tnnlib.nn.planning` - choosing the contraction order by a flop model;
+* :mod:`~tnnlib.nn.factorized` - :class:`LowRankLinear`, :class:`TuckerLinear`,
+  :class:`CPLinear`, :class:`TRLinear`;
+* :mod:`~tnnlib.nn.embedding` - :class:`TTEmbedding`;
+* :mod:`~tnnlib.nn.conv` - :class:`CPConv2d`, :class:`TuckerConv2d`;
+* :mod:`~tnnlib.nn.init` - initialisation that preserves the rebuilt weight's variance;
+* :mod:`~tnnlib.nn.tensorize` - :func:`tensorize`, replace layers of a model;
+* :mod:`~tnnlib.nn.base` - what the linear layers share.
+"""
+from .base import TensorizedLinear
+from .conv import CPConv2d, TuckerConv2d
+from .embedding import TTEmbedding
+from .factorized import CPLinear, LowRankLinear, TRLinear, TuckerLinear
+from .planning import LayerCost, Plan, plan_tt
+from .tensorize import TensorizeReport, tensorize
+from .tt_linear import TTLinear
+
+__all__ = [
+    "TTLinear", "TuckerLinear", "CPLinear", "TRLinear", "LowRankLinear", "TTEmbedding", "CPConv2d",
+    "TuckerConv2d", "TensorizedLinear", "tensorize", "TensorizeReport", "LayerCost", "Plan", "plan_tt",
+]

@@ -1,0 +1,224 @@
+"""The TT-matrix (MPO) layer: a drop-in ``nn.Linear`` whose weight is a tensor train.
+
+Novikov et al. 2015, "Tensorizing Neural Networks", arXiv:1509.06569. Split
+``in_features = j_1 ... j_d`` and ``out_features = i_1 ... i_d``; the weight
+``W`` of shape ``(M, N)`` (``nn.Linear.weight``'s layout) is
+
+    W[(i_1..i_d), (j_1..j_d)] = G_1[:, i_1, j_1, :] @ G_2[:, i_2, j_2, :] @ ... @ G_d[:, i_d, j_d, :]
+
+with cores ``G_k`` of shape ``(r_{k-1}, i_k, j_k, r_k)``, ``r_0 = r_d = 1``
+(the row index is the C-order multi-index of the output modes, as in
+:class:`tnnlib.ttm.TTMatrix`). Parameters: ``sum_k r_{k-1} i_k j_k r_k``
+instead of ``M N``.
+
+The forward pass never needs ``W``. The layer groups neighbouring cores,
+merges each group (:func:`merge_cores`) and contracts the input with the
+groups from the last to the first (:func:`contract_groups`); which grouping is
+cheapest depends on the batch size, and :meth:`TTLinear.plan` picks it with
+the flop model of :mod:`tnnlib.nn.planning`.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .base import TensorizedLinear, auto_modes, check_modes, dense_parts, working_copy
+from .init import linear_std, normal_, tt_core_std
+from .planning import compositions, parse_strategy, strategy_name, tt_candidate
+
+
+def merge_cores(cores) -> torch.Tensor:
+    """Merge neighbouring TT-matrix cores into one.
+
+    Shapes: cores ``(r_0, i_1, j_1, r_1), ..., (r_{g-1}, i_g, j_g, r_g)`` ->
+    ``(r_0, i_1 ... i_g, j_1 ... j_g, r_g)``. One pair at a time: sum over the
+    shared bond (a matrix product), then bring the output modes together and
+    the input modes together (a permutation).
+    """
+    merged = cores[0]
+    for core in cores[1:]:
+        r0, I, J, r1 = merged.shape
+        _, i, j, r2 = core.shape
+        pair = merged.reshape(r0 * I * J, r1) @ core.reshape(r1, i * j * r2)       # (r0, I, J, i, j, r2)
+        merged = pair.reshape(r0, I, J, i, j, r2).permute(0, 1, 3, 2, 4, 5).reshape(r0, I * i, J * j, r2)
+    return merged
+
+
+def contract_groups(x: torch.Tensor, merged, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``y = x W^T + b`` for ``W`` given as a chain of (merged) cores; ``W`` is never formed.
+
+    Parameters
+    ----------
+    x : tensor, shape (B, N)
+    merged : list of tensors ``(r_start, I_g, J_g, r_end)``, the chain's groups
+        (``prod I_g = M``, ``prod J_g = N``, first ``r_start`` and last ``r_end`` 1)
+    bias : tensor (M,) or None
+
+    Returns
+    -------
+    tensor, shape (B, M) (a transposed view of an (M, B) result).
+
+    Algorithm. The state is a 3-index tensor ``(P, K, Q)``: ``P`` = the input
+    modes not contracted yet, ``K`` = what the next group contracts (its input
+    modes and its right bond), ``Q`` = the output modes produced so far, then
+    the batch. Start from ``x^T`` (no copy: a view), so ``Q = B``. For the
+    groups from last to first: view the state as ``(P, J_g r_end, Q)`` and
+    apply the group's matrix ``(r_start I_g, J_g r_end)`` to the middle index
+    (one batched matrix product over ``P``). The result ``(P, r_start I_g, Q)``
+    is already laid out for the next group: its middle index ends with
+    ``r_start``, which the previous group contracts together with its input
+    modes, the last of the ``P`` modes. The last step has ``P = 1``: a plain
+    matrix product, whose ``(M, B)`` result is ``y^T``. (Under autocast the
+    bias is cast to the result's dtype, as ``nn.Linear`` does.)
+    """
+    batch, rest_in = x.shape
+    state, trailing = x.t(), batch                                   # (N, B): view, no copy
+    for core in reversed(merged):
+        r0, I, J, r1 = core.shape
+        rest_in //= J
+        matrix = core.reshape(r0 * I, J * r1)
+        state = state.reshape(rest_in, J * r1, trailing)
+        if rest_in > 1:
+            state = torch.bmm(matrix.expand(rest_in, r0 * I, J * r1), state)   # (P, r0 I, Q)
+        else:
+            state = matrix @ state[0]                                         # (I_1, I_2..I_d B)
+        trailing *= I
+    y = state.reshape(-1, batch).t()                                          # (B, M)
+    return y if bias is None else y + bias.to(y.dtype)
+
+
+def _tt_ranks(ranks, d: int) -> tuple:
+    """``(1, r_1, ..., r_{d-1}, 1)`` from an int, the ``d-1`` inner ranks, or all ``d+1``."""
+    if isinstance(ranks, int):
+        ranks = (ranks,) * (d - 1)
+    ranks = tuple(int(r) for r in ranks)
+    if len(ranks) == d + 1:
+        if ranks[0] != 1 or ranks[-1] != 1:
+            raise ValueError(f"TT ranks with d+1 = {d + 1} entries must start and end with 1, got {ranks}")
+        ranks = ranks[1:-1]
+    if len(ranks) != d - 1:
+        raise ValueError(f"a TT-matrix with d = {d} cores needs an int, d-1 = {d - 1} inner ranks or "
+                         f"d+1 = {d + 1} ranks, got {len(ranks)}: {ranks}")
+    if any(r < 1 for r in ranks):
+        raise ValueError(f"TT ranks must be positive, got {ranks}")
+    return (1,) + ranks + (1,)
+
+
+class TTLinear(TensorizedLinear):
+    """Linear layer with a TT-matrix (MPO) weight (Novikov et al. 2015, arXiv:1509.06569).
+
+    Parameters
+    ----------
+    in_modes : sequence of d ints, product ``in_features``
+    out_modes : sequence of d ints, product ``out_features``
+    ranks : int, or the d-1 inner ranks, or all d+1 ranks ``(1, r_1, ..., 1)``
+    bias : bool
+    device, dtype : as for ``nn.Linear``
+
+    Attributes
+    ----------
+    cores : nn.ParameterList
+        ``cores[k]`` of shape ``(r_k, i_{k+1}, j_{k+1}, r_{k+1})`` (0-based k).
+    ranks : tuple ``(1, r_1, ..., r_{d-1}, 1)``
+    strategy : ``"auto"`` (planned per batch size) or a grouping:
+        ``"sequential"``, ``"dense"``, ``"merge(2+2)"``, a tuple of group sizes.
+
+    Shapes: input ``(..., in_features)`` -> output ``(..., out_features)``.
+
+    Examples
+    --------
+    >>> layer = TTLinear((4, 8, 8, 4), (4, 8, 8, 4), ranks=8)    # 1024 -> 1024
+    >>> layer.weight_parameters(), round(layer.compression, 1)
+    (8448, 124.1)
+    >>> print(layer.plan(512))                                    # doctest: +SKIP
+    """
+
+    def __init__(self, in_modes, out_modes, ranks, bias: bool = True, device=None, dtype=None):
+        in_modes = check_modes(in_modes, None, "in_modes", "TTLinear")
+        out_modes = check_modes(out_modes, None, "out_modes", "TTLinear")
+        if len(in_modes) != len(out_modes):
+            raise ValueError(f"TTLinear: in_modes {in_modes} and out_modes {out_modes} must have the same "
+                             "length d (pad the shorter with 1s)")
+        super().__init__(math.prod(in_modes), math.prod(out_modes), bias, device, dtype)
+        self.in_modes, self.out_modes = in_modes, out_modes
+        self.ranks = _tt_ranks(ranks, len(in_modes))
+        shapes = [(self.ranks[k], i, j, self.ranks[k + 1]) for k, (i, j) in enumerate(zip(out_modes, in_modes))]
+        self.cores = nn.ParameterList(nn.Parameter(torch.empty(s, device=device, dtype=dtype)) for s in shapes)
+        self.reset_parameters()
+
+    @property
+    def strategies(self):
+        return tuple(strategy_name(g) for g in compositions(len(self.in_modes)))
+
+    def reset_parameters(self) -> None:
+        """Cores ``N(0, s^2)`` with ``s = sigma^(1/d) (prod r_k)^(-1/(2d))``, ``sigma = 1/sqrt(3 N)``.
+
+        The rebuilt ``W`` then has the standard deviation of ``nn.Linear``'s
+        default weight (:mod:`tnnlib.nn.init`); the bias is ``nn.Linear``'s.
+        """
+        normal_(self.cores, tt_core_std(linear_std(self.in_features), self.ranks))
+        self.reset_bias()
+
+    def _strategy_key(self, name):
+        return parse_strategy(name, len(self.cores))
+
+    def _name_of(self, key) -> str:
+        return strategy_name(key)
+
+    def candidates(self, batch_size: int) -> list:
+        return [tt_candidate(self.in_modes, self.out_modes, self.ranks, groups, batch_size)
+                for groups in compositions(len(self.cores))]
+
+    def merged_cores(self, groups) -> list:
+        """The cores merged group by group (``groups`` = sizes, e.g. ``(2, 2)``)."""
+        cores, merged, k = list(self.cores), [], 0       # (slicing a ParameterList would copy the parameters)
+        for g in groups:
+            merged.append(merge_cores(cores[k:k + g]))
+            k += g
+        return merged
+
+    def _forward(self, x, groups):
+        return contract_groups(x, self.merged_cores(groups), self.bias)
+
+    def full_weight(self) -> torch.Tensor:
+        return merge_cores(list(self.cores)).reshape(self.out_features, self.in_features)
+
+    def _describe(self) -> str:
+        return f"in_modes={self.in_modes}, out_modes={self.out_modes}, ranks={self.ranks}"
+
+    @classmethod
+    def from_dense(cls, layer: nn.Linear, in_modes=None, out_modes=None, max_rank=None, eps=None, d=None):
+        """A TTLinear approximating ``layer`` by TT-SVD (:func:`tnnlib.ttm.ttm_svd`).
+
+        Parameters
+        ----------
+        layer : nn.Linear
+        in_modes, out_modes : sequences of d ints, optional
+            Default: balanced factorisations (:func:`tnnlib.nn.base.auto_modes`, ``d`` modes).
+        max_rank : int or list of d-1 ints, optional
+            Cap on the TT ranks (an int is also capped at the largest useful ranks).
+        eps : float, optional
+            Relative error target ``||W - W_tt||_F <= eps ||W||_F``.
+            With neither, the TT is exact (full ranks).
+
+        The SVDs run in float64 (float32 on a GPU), whatever the layer's
+        dtype; the cores are cast back to it. The bias is copied.
+        """
+        weight, bias = dense_parts(layer)
+        if in_modes is None or out_modes is None:
+            auto_in, auto_out = auto_modes(layer.in_features, layer.out_features, d)
+            in_modes, out_modes = in_modes or auto_in, out_modes or auto_out
+        in_modes = check_modes(in_modes, layer.in_features, "in_modes", "TTLinear.from_dense")
+        out_modes = check_modes(out_modes, layer.out_features, "out_modes", "TTLinear.from_dense")
+        from ..ttm import ttm_svd
+
+        ttm = ttm_svd(working_copy(weight), in_modes, out_modes, max_rank=max_rank, eps=eps)
+        new = cls(in_modes, out_modes, ttm.ranks, bias=bias is not None, device=weight.device, dtype=weight.dtype)
+        with torch.no_grad():
+            for param, core in zip(new.cores, ttm.cores):
+                param.copy_(core)
+            if bias is not None:
+                new.bias.copy_(bias)
+        return new
