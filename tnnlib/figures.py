@@ -53,6 +53,7 @@ from tnnlib import diagrams as dg
 FIGURE_MODULES: tuple = (
     "tnnlib.plotting.decompositions",  # lessons 04-05: tucker_cp_tt, tt_vs_ring, ttm_reshape
     "tnnlib.plotting.spectra",  # lesson 02: svd_network, singular_values, svd_photo_ranks
+    "tnnlib.plotting.tt",  # lesson 03: tt_svd_steps, tt_canonical_forms, qtt_quadtree
 )
 
 #: Folder of the figures of the course: ``figures/`` at the repository root.
