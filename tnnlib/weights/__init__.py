@@ -1,0 +1,1 @@
+"""Trained weights shipped with the course (see README.md here): ``reference_cnn.pt``."""
