@@ -12,6 +12,7 @@ import platform
 
 SUITES = {
     # name: module of tnnlib.bench with a run(args) -> list[dict] function
+    "decompositions": "decompositions",
     "tt": "tt",
 }
 
