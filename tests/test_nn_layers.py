@@ -169,3 +169,21 @@ def test_factors_are_plain_parameters():
     assert all(isinstance(p, nn.Parameter) for p in layer.parameters())
     assert sorted(layer.state_dict()) == ["bias", "cores.0", "cores.1"]
     assert math.isclose(layer.compression, 256 / (48 + 48))
+
+
+def test_chunked_contraction_matches_and_has_gradients():
+    from tnnlib.nn.tt_linear import contract_groups
+
+    layer = small_layers()["tt"]
+    x = torch.randn(7, 12, dtype=torch.float64, requires_grad=True)
+    for groups in [(1, 1, 1), (1, 2), (3,)]:
+        merged = [m.detach().requires_grad_() for m in layer.merged_cores(groups)]
+        whole = contract_groups(x, merged, layer.bias)
+        torch.testing.assert_close(contract_groups(x, merged, layer.bias, chunk_rows=3), whole)
+        assert torch.autograd.gradcheck(lambda x, *m: contract_groups(x, m, None, 2), (x, *merged))
+
+
+def test_cpu_chunks_keep_intermediates_in_cache():
+    layer = TTLinear((8, 8, 8, 8), (8, 8, 8, 8), ranks=16)
+    assert layer.chunk_rows((2, 2)) == 2 ** 21 // (64 * 16 * 64)       # 32 rows: 8 MB intermediates
+    assert layer.chunk_rows((4,)) is None and layer.chunk_rows((2, 2), "cuda") is None

@@ -41,9 +41,11 @@ def _as_modes(modes, name: str, layer: str) -> tuple:
     return (int(modes),) if isinstance(modes, int) else check_modes(modes, None, name, layer)
 
 
-def _dense_candidate(rebuild_flops: int, rebuild_kernels: int, rebuild_kept: int, M: int, N: int, B: int):
+def _dense_candidate(rebuild_flops: int, rebuild_moved: int, rebuild_kernels: int, rebuild_kept: int,
+                     M: int, N: int, B: int):
     """Rebuild ``W`` then one product: keeps the input, ``W`` and the rebuild's intermediates."""
-    return Candidate("dense", rebuild_flops + 2 * B * M * N, rebuild_kernels + 1, B * N + M * N + rebuild_kept)
+    return Candidate("dense", rebuild_flops + 2 * B * M * N, rebuild_moved + B * N + M * N + B * M,
+                     rebuild_kernels + 1, B * N + M * N + rebuild_kept)
 
 
 def _modes_from_layer(layer, in_modes, out_modes, default: str):
@@ -116,8 +118,9 @@ class LowRankLinear(TensorizedLinear):
 
     def candidates(self, batch_size):
         M, N, r, B = self.out_features, self.in_features, self.rank, batch_size
-        return [Candidate("factored", 2 * B * r * (M + N), 2, B * N + B * r),
-                _dense_candidate(2 * M * N * r, 1, 0, M, N, B)]
+        moved = B * N + N * r + 2 * B * r + r * M + B * M
+        return [Candidate("factored", 2 * B * r * (M + N), moved, 2, B * N + B * r),
+                _dense_candidate(2 * M * N * r, M * r + r * N + M * N, 1, 0, M, N, B)]
 
     def _describe(self):
         return f"rank={self.rank}"
@@ -152,14 +155,16 @@ def _mode_product(state, lead: int, shape: list, k: int, matrix):
 
 
 def _mode_chain_cost(lead: int, shape, new_sizes):
-    """Flops, kernels and kept elements of multiplying axes ``0, 1, ...`` of ``(lead, *shape)`` in turn."""
-    shape, flops, kept = list(shape), 0, []
+    """Flops, elements moved, kernels and kept elements (a list: each product's input) of
+    multiplying axes ``0, 1, ...`` of ``(lead, *shape)`` in turn."""
+    shape, flops, moved, kept = list(shape), 0, 0, []
     for k, new in enumerate(new_sizes):
         size = lead * math.prod(shape)
         flops += 2 * size * new
+        moved += size + size // shape[k] * new + shape[k] * new
         kept.append(size)
         shape[k] = new
-    return flops, len(new_sizes), kept
+    return flops, moved, len(new_sizes), kept
 
 
 class TuckerLinear(TensorizedLinear):
@@ -243,12 +248,12 @@ class TuckerLinear(TensorizedLinear):
     def candidates(self, batch_size):
         B, M, N, p = batch_size, self.out_features, self.in_features, len(self.out_modes)
         S, T = self._core_sizes
-        f_in, k_in, kept_in = _mode_chain_cost(B, self.in_modes, self.ranks[p:])
-        f_out, k_out, kept_out = _mode_chain_cost(B, self.ranks[:p], self.out_modes)
-        factored = Candidate("factored", f_in + 2 * B * S * T + f_out, k_in + 1 + k_out,
-                             sum(kept_in) + B * T + sum(kept_out))
-        f_w, k_w, kept_w = _mode_chain_cost(1, self.ranks, self.out_modes + self.in_modes)
-        return [factored, _dense_candidate(f_w, k_w, sum(kept_w[1:]), M, N, B)]
+        f_in, m_in, k_in, kept_in = _mode_chain_cost(B, self.in_modes, self.ranks[p:])
+        f_out, m_out, k_out, kept_out = _mode_chain_cost(B, self.ranks[:p], self.out_modes)
+        factored = Candidate("factored", f_in + 2 * B * S * T + f_out, m_in + B * T + S * T + B * S + m_out,
+                             k_in + 1 + k_out, sum(kept_in) + B * T + sum(kept_out))
+        f_w, m_w, k_w, kept_w = _mode_chain_cost(1, self.ranks, self.out_modes + self.in_modes)
+        return [factored, _dense_candidate(f_w, m_w, k_w, sum(kept_w[1:]), M, N, B)]
 
     def _describe(self):
         return f"in_modes={self.in_modes}, out_modes={self.out_modes}, ranks={self.ranks}"
@@ -354,15 +359,17 @@ class CPLinear(TensorizedLinear):
     def candidates(self, batch_size):
         B, M, N, R = batch_size, self.out_features, self.in_features, self.rank
 
-        def kr(modes):   # flops, kernels, kept partial products
+        def kr(modes):   # flops, kernels, kept partial products (each written once, read once)
             sizes = [math.prod(modes[:k + 1]) * R for k in range(1, len(modes))]
             return sum(sizes), len(sizes), sum(sizes)
 
         f_a, k_a, kept_a = kr(self.out_modes)
         f_b, k_b, kept_b = kr(self.in_modes)
-        factored = Candidate("factored", f_a + f_b + 2 * B * R * (M + N), k_a + k_b + 2,
-                             B * N + B * R + kept_a + kept_b)
-        return [factored, _dense_candidate(f_a + f_b + 2 * M * N * R, k_a + k_b + 1, kept_a + kept_b, M, N, B)]
+        build = 2 * (kept_a + kept_b) + R * (M + N)
+        factored = Candidate("factored", f_a + f_b + 2 * B * R * (M + N), build + B * N + 2 * B * R + B * M,
+                             k_a + k_b + 2, B * N + B * R + kept_a + kept_b)
+        return [factored, _dense_candidate(f_a + f_b + 2 * M * N * R, build + M * N, k_a + k_b + 1,
+                                           kept_a + kept_b, M, N, B)]
 
     def _describe(self):
         return f"in_modes={self.in_modes}, out_modes={self.out_modes}, rank={self.rank}"
@@ -495,9 +502,10 @@ class TRLinear(TensorizedLinear):
                 kept += r[start] * size * r[k + 1]
         r0, rp = r[0], r[p]
         kept += (M + N) * r0 * rp                                 # the permuted copies
-        factored = Candidate("factored", flops + 2 * B * r0 * rp * (M + N), kernels + 4,
-                             kept + B * N + B * r0 * rp)
-        dense = _dense_candidate(flops + 2 * M * N * r0 * rp, kernels + 3, kept, M, N, B)
+        moved = 3 * kept                                          # merges and copies: written, read
+        factored = Candidate("factored", flops + 2 * B * r0 * rp * (M + N), moved + B * N + 2 * B * r0 * rp + B * M,
+                             kernels + 4, kept + B * N + B * r0 * rp)
+        dense = _dense_candidate(flops + 2 * M * N * r0 * rp, moved + M * N, kernels + 3, kept, M, N, B)
         return [factored, dense]
 
     def _describe(self):

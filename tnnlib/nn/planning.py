@@ -29,10 +29,15 @@ dominated by the call, not the arithmetic. A layer asks :func:`plan_tt` once
 per (batch-size bucket, device, dtype) and caches the answer; the forward pass
 only looks the plan up.
 
-The execution (:func:`contract_groups` in :mod:`tnnlib.nn.tt_linear`) keeps
-the intermediate result as a 3-index tensor ``(P, K, Q)`` whose middle index
-``K`` is exactly what the next merged core contracts; a step is then one
-(batched) matrix product and never needs a transpose.
+The execution (:func:`~tnnlib.nn.tt_linear.contract_groups`) keeps the
+intermediate result as a 3-index tensor ``(P, K, Q)`` whose middle index ``K``
+is exactly what the next merged core contracts; a step is then one (batched)
+matrix product (:func:`step_kind`) and usually needs no transpose. Two facts
+of real machines enter the execution, not the flop count: the intermediates
+carry a rank index and outgrow the cache at large batch, so on a CPU the
+batch is contracted in blocks of rows (:func:`chunk_rows`); and a batched
+product of many tiny matrices costs about a microsecond per matrix, which the
+kernel count charges (:func:`step_kernels`).
 """
 from __future__ import annotations
 
@@ -47,21 +52,37 @@ from itertools import combinations
 
 @dataclass(frozen=True)
 class CostModel:
-    """Price of one contraction plan, in flop-equivalents.
+    """Price of one contraction plan, in flop-equivalents (the time the flops would take).
 
-    ``score = flops + kernel_flops * kernels``: each kernel call (a matrix
-    product, a copy) costs a fixed overhead, here the flops the machine could
-    have done meanwhile (about 10 microseconds on a CPU core at 50 Gflop/s).
+    ``score = flops + element_flops * moved + kernel_flops * kernels``:
+
+    * ``flops``: multiply-adds count 2;
+    * ``moved``: elements read and written by the products and copies. A big
+      square product does many flops per element it touches; the skinny
+      products of a tensor network do few, and then memory, not arithmetic,
+      sets the pace. Each element costs ``element_flops`` (about 40 on a CPU:
+      measured on the 2-core course machine, where ``nn.Linear`` runs at
+      ~200 Gflop/s and the TT products move an element every ~0.2 ns);
+    * ``kernels``: each call (a product, a copy) has a fixed overhead
+      (``kernel_flops`` = 5e5, i.e. a few microseconds).
+
+    ``chunk_elements``: on a CPU, large batches are contracted in blocks of
+    rows whose largest intermediate has at most this many elements (2^21
+    floats = 8 MB, about a cache's worth), see :func:`chunk_rows`; ``None``
+    (GPUs) contracts the whole batch at once.
     """
 
+    element_flops: float = 40.0
     kernel_flops: float = 5e5
+    chunk_elements: int | None = 2 ** 21
 
-    def score(self, flops: int, kernels: int) -> float:
-        return flops + self.kernel_flops * kernels
+    def score(self, flops: int, moved: int, kernels: float) -> float:
+        return flops + self.element_flops * moved + self.kernel_flops * kernels
 
 
-CPU_COST_MODEL = CostModel(kernel_flops=5e5)
-CUDA_COST_MODEL = CostModel(kernel_flops=2e8)   # a kernel launch (~5 us) at tens of Tflop/s
+CPU_COST_MODEL = CostModel(element_flops=40.0, kernel_flops=5e5, chunk_elements=2 ** 21)
+# A GPU: tens of Tflop/s, a few TB/s, a launch costs ~5 us (untested guesses, see the benchmark).
+CUDA_COST_MODEL = CostModel(element_flops=40.0, kernel_flops=1e8, chunk_elements=None)
 
 
 def cost_model_for(device_type: str) -> CostModel:
@@ -79,6 +100,8 @@ class Candidate:
         ``"dense"``, ``"sequential"``, ``"merge(2+2)"``, ``"factored"``...
     flops : int
         Floating-point operations of one forward pass (merging included).
+    moved : int
+        Elements read and written by its products and copies.
     kernels : int
         Kernel calls (matrix products and copies) of one forward pass.
     activations : int
@@ -92,6 +115,7 @@ class Candidate:
 
     name: str
     flops: int
+    moved: int
     kernels: int
     activations: int
     score: float = 0.0
@@ -115,22 +139,24 @@ class Plan:
 
     def rows(self) -> list:
         """The candidates as a list of dicts (for a table)."""
-        return [{"strategy": c.name, "Mflop": c.flops / 1e6, "kernels": c.kernels,
-                 "activations": c.activations, "chosen": c is self.chosen} for c in self.candidates]
+        return [{"strategy": c.name, "Mflop": c.flops / 1e6, "moved (M elements)": c.moved / 1e6,
+                 "kernels": c.kernels, "score (Mflop-eq)": c.score / 1e6, "activations": c.activations,
+                 "chosen": c is self.chosen} for c in self.candidates]
 
     def __str__(self):
-        lines = [f"plan for batch {self.batch_size}: {self.strategy}"]
+        lines = [f"plan for batch {self.batch_size}: {self.strategy}",
+                 f"   {'strategy':<16} {'Mflop':>11} {'M moved':>9} {'kernels':>7} {'score':>11} {'kept':>12}"]
         for c in self.candidates:
             mark = "*" if c is self.chosen else " "
-            lines.append(f" {mark} {c.name:<22} {c.flops / 1e6:12.3f} Mflop {c.kernels:4d} kernels "
-                         f"{c.activations:>12,d} activations")
+            lines.append(f" {mark} {c.name:<16} {c.flops / 1e6:11.2f} {c.moved / 1e6:9.2f} {c.kernels:7d} "
+                         f"{c.score / 1e6:11.2f} {c.activations:12,d}")
         return "\n".join(lines)
 
 
 def make_plan(batch_size: int, candidates, model: CostModel = CPU_COST_MODEL) -> Plan:
     """Score the candidates with ``model`` and sort them, cheapest first (ties: fewer kernels)."""
-    scored = [Candidate(c.name, c.flops, c.kernels, c.activations, model.score(c.flops, c.kernels), c.groups)
-              for c in candidates]
+    scored = [Candidate(c.name, c.flops, c.moved, c.kernels, c.activations,
+                        model.score(c.flops, c.moved, c.kernels), c.groups) for c in candidates]
     return Plan(batch_size, tuple(sorted(scored, key=lambda c: (c.score, c.kernels))))
 
 
@@ -262,8 +288,48 @@ def merged_shapes(in_modes, out_modes, ranks, groups):
     return shapes
 
 
-def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int) -> Candidate:
-    """Flops, kernel calls and kept activations of one grouping for a batch of ``batch_size``.
+def step_kind(P: int, Q: int) -> str:
+    """How a contraction step ``(R, K) x (P, K, Q) -> (P, R, Q)`` is run.
+
+    * ``"mm"``: one matrix product, when ``P == 1`` or ``Q == 1``;
+    * ``"bmm"``: a batched product over ``P``, when each of its products is
+      large enough (``Q >= 16``);
+    * ``"permute"``: otherwise (many tiny products, which a CPU's batched
+      product runs at about a microsecond each): copy the state to
+      ``(K, P Q)``, one matrix product, copy back.
+    """
+    if P == 1 or Q == 1:
+        return "mm"
+    return "bmm" if Q >= 16 else "permute"
+
+
+def step_kernels(kind: str, P: int) -> float:
+    """Kernel calls of a step, for the cost model: a batched product of ``P`` matrices
+    costs about ``P / 8`` calls more than one product."""
+    return {"mm": 1, "permute": 3}.get(kind, 1 + P / 8)
+
+
+def intermediate_per_row(in_modes, out_modes, ranks, groups) -> int:
+    """Elements per batch row of the largest intermediate state (0 for a single group)."""
+    largest, rest_in, produced = 0, math.prod(in_modes), 1
+    shapes = merged_shapes(in_modes, out_modes, ranks, groups)
+    for r0, I, J, r1 in reversed(shapes[1:]):                       # every step but the last
+        rest_in //= J
+        produced *= I
+        largest = max(largest, rest_in * r0 * produced)
+    return largest
+
+
+def chunk_rows(per_row: int, chunk_elements: int | None) -> int | None:
+    """Rows per block so that an intermediate of ``per_row`` elements per row stays under
+    ``chunk_elements`` (at least 8 rows; ``None``: no blocks)."""
+    if chunk_elements is None or per_row == 0:
+        return None
+    return max(8, chunk_elements // per_row)
+
+
+def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int, model: CostModel = None) -> Candidate:
+    """Flops, elements moved, kernel calls and kept activations of one grouping for ``batch_size`` rows.
 
     Merging a group, one core at a time: ``(r0, I, J, r1) x (r1, i, j, r2)``
     costs ``2 r0 I J r1 i j r2`` flops, a matrix product plus a copy (2 kernels);
@@ -272,35 +338,46 @@ def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int) -> Candida
     Contracting: the state is ``(P, K, Q)`` with ``P`` the input modes of the
     groups not done yet, ``K = J r_end`` the indices the group contracts and
     ``Q`` = the output modes done so far times the batch. A group costs
-    ``2 P (r_start I) K Q`` flops and one (batched) product, and the state it
-    reads is kept.
+    ``2 P (r_start I) K Q`` flops, reads the state and writes the next one,
+    takes one (batched) product per block of rows (:func:`chunk_rows`,
+    :func:`step_kind`), and the state it reads is kept for the backward pass.
+    Finally the blocks are joined and the bias added (two passes over ``y``).
     """
-    d = len(in_modes)
-    flops, kernels, kept = 0, 0, batch_size * math.prod(in_modes)      # the input is kept
+    model = model or CPU_COST_MODEL
+    M, N = math.prod(out_modes), math.prod(in_modes)
+    flops, moved, kernels, kept = 0, 0, 0.0, batch_size * N          # the input is kept
     k = 0
     for g in groups:                                                  # merging
         r0, I, J = ranks[k], out_modes[k], in_modes[k]
         for m in range(k + 1, k + g):
             i, j, r1, r2 = out_modes[m], in_modes[m], ranks[m], ranks[m + 1]
             flops += 2 * r0 * I * J * r1 * i * j * r2
+            moved += r0 * I * J * r1 + r1 * i * j * r2 + 3 * r0 * I * J * i * j * r2
             I, J = I * i, J * j
             kernels += 2
             kept += r0 * I * J * r2
         k += g
-    rest_in, trailing = math.prod(in_modes), batch_size
+    rows = chunk_rows(intermediate_per_row(in_modes, out_modes, ranks, groups), model.chunk_elements)
+    blocks = 1 if rows is None else math.ceil(batch_size / rows)
+    rest_in, trailing = N, batch_size
     for r0, I, J, r1 in reversed(merged_shapes(in_modes, out_modes, ranks, groups)):   # contracting
         rest_in //= J
+        before, after = rest_in * J * r1 * trailing, rest_in * r0 * I * trailing
         flops += 2 * rest_in * (r0 * I) * (J * r1) * trailing
-        kernels += 1
+        block_q = trailing if rows is None else trailing // batch_size * min(rows, batch_size)
+        kind = step_kind(rest_in, block_q)
+        moved += (before + after) * (2 if kind == "permute" else 1) + blocks * r0 * I * J * r1
+        kernels += blocks * step_kernels(kind, rest_in)
         if rest_in > 1:                                               # the output feeds the next step
-            kept += rest_in * r0 * I * trailing
+            kept += after
         trailing *= I
-    assert k == d
-    return Candidate(strategy_name(groups), int(flops), kernels, int(kept), groups=tuple(groups))
+    moved += 4 * batch_size * M                                       # join the blocks, add the bias
+    return Candidate(strategy_name(groups), int(flops), int(moved), round(kernels) + 2, int(kept),
+                     groups=tuple(groups))
 
 
 def plan_tt(in_modes, out_modes, ranks, batch_size: int, model: CostModel = CPU_COST_MODEL) -> Plan:
     """Price every grouping of the cores (:func:`compositions`) and sort them, cheapest first."""
-    candidates = [tt_candidate(in_modes, out_modes, ranks, groups, batch_size)
+    candidates = [tt_candidate(in_modes, out_modes, ranks, groups, batch_size, model)
                   for groups in compositions(len(in_modes))]
     return make_plan(batch_size, candidates, model)
