@@ -14,6 +14,7 @@ SUITES = {
     # name: module of tnnlib.bench with a run(args) -> list[dict] function
     "decompositions": "decompositions",
     "tt": "tt",
+    "layers": "layers",
 }
 
 
