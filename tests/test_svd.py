@@ -210,3 +210,10 @@ def test_auto_takes_the_gram_route_on_a_truncated_wide_float64_matrix(monkeypatc
     np.testing.assert_allclose(np.linalg.norm(A - U @ SVh), np.linalg.norm(S_true[5:]), rtol=5e-3)
     with pytest.raises(AssertionError, match="LAPACK route"):      # but not on a tall one
         truncated_split(A.T, max_rank=5)
+
+
+def test_rank_for_energy_exact_boundaries():
+    # four equal singular values: each keeps a quarter of the energy
+    from tnnlib.svd import rank_for_energy
+    assert [rank_for_energy(np.ones(4), e) for e in (0.25, 0.5, 0.75, 1.0)] == [1, 2, 3, 4]
+    assert rank_for_energy(np.ones(4), 0.26) == 2

@@ -126,9 +126,12 @@ def rank_for_energy(S, energy: float) -> int:
     """
     if isinstance(energy, bool) or not isinstance(energy, Real) or not 0 < energy <= 1:
         raise ValueError(f"energy must be a fraction in (0, 1], got {energy!r}")
-    tails = _tail_energies(_check_spectrum(S))
-    # kept energy >= energy * total  <=>  thrown-away energy <= (1 - energy) * total
-    return _smallest_rank(tails, abs_tol=math.sqrt((1 - energy) * tails[0]))
+    S = _check_spectrum(S)
+    kept = np.concatenate([[0.0], np.cumsum(S**2)])  # kept[r] = S[0]^2 + ... + S[r-1]^2
+    # compare kept energies directly (a square root and a square would round the boundary);
+    # the factor (1 - 1e-12) absorbs the rounding of the cumulative sum itself
+    rank = int(np.argmax(kept >= energy * kept[-1] * (1 - 1e-12)))
+    return max(rank, 1)
 
 
 # --------------------------------------------------------------------------
