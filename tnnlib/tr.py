@@ -350,17 +350,20 @@ def _transfer_matrix(core):
     return transpose(E, (0, 2, 1, 3)).reshape(r_left * r_left, r_right * r_right)
 
 
-def _subchain_gram(transfers, r_k: int, r_next: int):
+def _subchain_gram(transfers, r_left: int, r_right: int):
     """Gram matrix of the subchain unfolding, from the transfer matrices of its cores.
 
-    For the subchain ``S[b, J, a]`` (b: bond r_{k+1} at its start, a: bond r_k at
-    its end, J: all its physical indices) returns
-    ``Gamma[(a, b), (a', b')] = sum_J S[b, J, a] S[b', J, a']``, shape (r_k r_{k+1}, r_k r_{k+1}).
+    The core being updated has bonds ``(r_left, n, r_right)``; its subchain
+    ``S[b, J, a]`` starts with bond b (size r_right) and ends with bond a (size
+    r_left), J running over all its physical indices. Returns
+    ``Gamma[(a, b), (a', b')] = sum_J S[b, J, a] S[b', J, a']``, of shape
+    (r_left r_right, r_left r_right).
     """
     T = transfers[0]
     for E in transfers[1:]:
         T = T @ E  # T[(b, b'), (a, a')]
-    return transpose(T.reshape(r_next, r_next, r_k, r_k), (2, 0, 3, 1)).reshape(r_k * r_next, r_k * r_next)
+    T = T.reshape(r_right, r_right, r_left, r_left)
+    return transpose(T, (2, 0, 3, 1)).reshape(r_left * r_right, r_left * r_right)
 
 
 def _machine_eps(x) -> float:
@@ -500,11 +503,11 @@ def tr_als(tensor, ranks, n_sweeps: int = 20, tol=None, seed=None, init="random"
     errors = []
     for _ in range(n_sweeps):
         for k in range(d):
-            others = [(k + j) % d for j in range(1, d)]  # k+1, ..., d, 1, ..., k-1
-            subchain = _chain([cores[m] for m in others])  # (r_{k+1}, J, r_k)
+            others = [(k + j) % d for j in range(1, d)]  # the ring after core k: k+1, ..., d-1, 0, ..., k-1
+            subchain = _chain([cores[m] for m in others])  # (ranks[k + 1], J, ranks[k]), 0-based k
             H = transpose(_cyclic_unfolding(tensor, k) @ subchain, (1, 2, 0)).reshape(shape[k], -1)
             gram = _subchain_gram([transfers[m] for m in others], ranks[k], ranks[k + 1])
-            G = _solve_gram(gram, H)  # (n_k, r_k r_{k+1})
+            G = _solve_gram(gram, H)  # (n_k, ranks[k] ranks[k + 1])
             cores[k] = transpose(G.reshape(shape[k], ranks[k], ranks[k + 1]), (1, 0, 2))
             transfers[k] = _transfer_matrix(cores[k])
         error_sq = norm_x**2 - 2 * float((G * H).sum()) + float(((G @ gram) * G).sum())
