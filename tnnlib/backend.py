@@ -57,6 +57,18 @@ def as_tensor(x, name: str = "tensor", min_order: int = 1):
     return x
 
 
+def machine_eps(x) -> float:
+    """The machine epsilon of ``x``'s dtype (2.2e-16 for float64, 1.2e-7 for float32)."""
+    return float(torch.finfo(x.dtype).eps if is_torch(x) else np.finfo(x.dtype).eps)
+
+
+def as_like(array, like):
+    """``array`` converted to the type, device and dtype of ``like``."""
+    if is_torch(like):
+        return torch.as_tensor(array, dtype=like.dtype, device=like.device)
+    return np.asarray(to_numpy(array), dtype=like.dtype)
+
+
 def to_numpy(x) -> np.ndarray:
     """A NumPy copy of ``x`` (moves a torch tensor to the CPU first)."""
     return x.detach().cpu().numpy() if is_torch(x) else np.asarray(x)

@@ -40,9 +40,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from .backend import as_tensor, concatenate, eigh, eye, is_torch, norm, ones, prod, random_normal, to_numpy
+from .als import check_sweeps, converged, relative_error, solve_gram
+from .backend import as_like, as_tensor, concatenate, eye, norm, ones, prod, random_normal
 from .tucker import mode_singular_vectors
 
 __all__ = [
@@ -275,20 +275,13 @@ def _check_rank(rank) -> int:
     return int(rank)
 
 
-def _check_sweeps(n_sweeps, tol):
-    if not isinstance(n_sweeps, (int, np.integer)) or isinstance(n_sweeps, bool) or n_sweeps < 1:
-        raise ValueError(f"n_sweeps must be an integer >= 1, got {n_sweeps!r}")
-    if tol is not None and not tol >= 0:
-        raise ValueError(f"tol must be None or a number >= 0, got {tol!r}")
-
-
 def _initial_factors(tensor, rank, init, seed):
     """Starting factor matrices with unit-norm columns."""
     shape = tuple(tensor.shape)
     if isinstance(init, CPTensor):
         if init.shape != shape or init.rank != rank:
             raise ValueError(f"init has shape {init.shape} and rank {init.rank}; expected {shape} and rank {rank}")
-        factors = [_like(factor, tensor) for factor in init.factors]
+        factors = [as_like(factor, tensor) for factor in init.factors]
     elif init == "random":
         factors = random_cp(shape, rank, seed=seed, like=tensor).factors
     elif init == "svd":
@@ -301,38 +294,6 @@ def _initial_factors(tensor, rank, init, seed):
     else:
         raise ValueError(f"unknown init {init!r}: expected 'random', 'svd' or a CPTensor")
     return CPTensor(ones((rank,), like=tensor), factors).normalize().factors
-
-
-def _like(array, like):
-    """``array`` with the type, device and dtype of ``like``."""
-    if is_torch(like):
-        return torch.as_tensor(array, dtype=like.dtype, device=like.device)
-    return np.asarray(to_numpy(array), dtype=like.dtype)
-
-
-def _machine_eps(x) -> float:
-    return float(torch.finfo(x.dtype).eps if is_torch(x) else np.finfo(x.dtype).eps)
-
-
-def _converged(errors, tol, tensor) -> bool:
-    """Stopping rule: the relative change of the error is below ``tol``, or the fit is exact (rounding level)."""
-    if errors[-1] <= 100 * _machine_eps(tensor):
-        return True
-    return len(errors) > 1 and abs(errors[-2] - errors[-1]) <= tol * errors[-2]
-
-
-def _solve_gram(gram, rhs):
-    """``X`` with ``X @ gram = rhs`` for a symmetric positive semi-definite ``gram`` (R x R).
-
-    Through the eigen-decomposition ``gram = Q diag(w) Q^T``:
-    ``X = rhs Q diag(1/w) Q^T``, dropping eigenvalues below ``R eps max(w)``,
-    which makes it the least-squares (pseudo-inverse) solution when ``gram`` is
-    singular.
-    """
-    w, Q = eigh(gram)
-    keep = w > gram.shape[0] * _machine_eps(gram) * w.max()
-    inverse = keep / (w + (w == 0))  # 1/w, or 0 for the dropped eigenvalues
-    return ((rhs @ Q) * inverse) @ Q.T
 
 
 def cp_als(tensor, rank: int, n_sweeps: int = 100, tol=None, init="random", seed=None,
@@ -394,7 +355,7 @@ def cp_als(tensor, rank: int, n_sweeps: int = 100, tol=None, init="random", seed
     if dtype not in ("float32", "float64"):
         raise TypeError(f"cp_als needs real float32 or float64 input, got {dtype}")
     rank = _check_rank(rank)
-    _check_sweeps(n_sweeps, tol)
+    check_sweeps(n_sweeps, tol)
     d = tensor.ndim
 
     factors = _initial_factors(tensor, rank, init, seed)
@@ -406,16 +367,14 @@ def cp_als(tensor, rank: int, n_sweeps: int = 100, tol=None, init="random", seed
         for k in range(d):
             V = _hadamard([grams[m] for m in range(d) if m != k])
             M = _mttkrp(tensor, factors, k, partial=shared if k < last else None)
-            A = _solve_gram(V, M)
+            A = solve_gram(V, M)
             weights = _column_norms(A)
             factors[k] = A / (weights + (weights == 0))
             grams[k] = factors[k].T @ factors[k]
         # error of the model [[weights; A_1, ..., A_d]], from M and A of the last mode
         error_sq = norm_x**2 - 2 * float((M * A).sum()) + float(weights @ _hadamard(grams) @ weights)
-        if error_sq < 1e4 * _machine_eps(tensor) * norm_x**2:  # too few digits left: compute it directly
-            error_sq = norm(tensor - CPTensor(weights, factors).to_tensor()) ** 2
-        errors.append(error_sq**0.5 / norm_x if norm_x > 0 else 0.0)
-        if tol is not None and _converged(errors, tol, tensor):
+        errors.append(relative_error(tensor, norm_x, error_sq, CPTensor(weights, factors)))
+        if tol is not None and converged(errors, tol, tensor):
             break
 
     result = CPTensor(weights, factors)

@@ -112,6 +112,15 @@ def rank_for_error(S, eps: float) -> int:
     return _smallest_rank(tails, abs_tol=_check_eps(eps) * math.sqrt(tails[0]))
 
 
+def rank_for_tail(S, max_tail: float) -> int:
+    """Smallest rank ``r >= 1`` whose discarded tail has norm ``||S[r:]|| <= max_tail``.
+
+    The absolute-error version of :func:`rank_for_error` (Tucker and tensor-ring
+    truncations split one error budget across several SVDs).
+    """
+    return _smallest_rank(_tail_energies(_check_spectrum(S)), abs_tol=max_tail)
+
+
 def rank_for_energy(S, energy: float) -> int:
     """Smallest rank ``r`` keeping at least a fraction ``energy`` of ``sum S^2``.
 

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .backend import as_tensor, conj_t, eigh, einsum, is_torch, norm, prod, random_normal, svd, to_numpy, transpose
+from .als import check_sweeps, converged, relative_error, solve_gram
+from .backend import as_like, as_tensor, conj_t, einsum, is_torch, norm, prod, random_normal, svd, transpose
+from .svd import rank_for_tail
 
 __all__ = ["TRTensor", "tr_svd", "tr_als", "tr_error", "random_tr"]
 
@@ -167,13 +169,6 @@ def _check_input(tensor, real: bool):
     return tensor
 
 
-def _check_sweeps(n_sweeps, tol):
-    if not isinstance(n_sweeps, (int, np.integer)) or isinstance(n_sweeps, bool) or n_sweeps < 1:
-        raise ValueError(f"n_sweeps must be an integer >= 1, got {n_sweeps!r}")
-    if tol is not None and not tol >= 0:
-        raise ValueError(f"tol must be None or a number >= 0, got {tol!r}")
-
-
 def random_tr(shape, ranks, seed=None, like=None) -> TRTensor:
     """A random tensor ring with Gaussian cores.
 
@@ -203,15 +198,6 @@ def random_tr(shape, ranks, seed=None, like=None) -> TRTensor:
 # ---------------------------------------------------------------------------
 # TR-SVD
 # ---------------------------------------------------------------------------
-
-def _rank_for_tail(sigma, delta) -> int:
-    """Smallest r >= 1 with ``sum_{i >= r} sigma_i^2 <= delta^2`` (all of them when ``delta`` is None)."""
-    if delta is None:
-        return len(sigma)
-    squares = to_numpy(sigma).astype(np.float64) ** 2
-    tails = np.append(np.cumsum(squares[::-1])[::-1], 0.0)  # tails[r] = sum_{i >= r} sigma_i^2
-    return max(1, int(np.argmax(tails <= delta**2)))
-
 
 def _svd_left(matrix):
     """Thin SVD without V: ``U``, ``S`` and ``S V^H = U^H matrix``.
@@ -317,7 +303,7 @@ def tr_svd(tensor, ranks=None, eps=None) -> TRTensor:
 
     # 1. the first unfolding: keep r_0 r_1 triplets, split them into the bonds r_0 and r_1
     U, S, SVh = _svd_left(tensor.reshape(shape[0], -1))
-    wanted = _rank_for_tail(S, None if delta is None else 2**0.5 * delta)
+    wanted = len(S) if delta is None else rank_for_tail(S, 2**0.5 * delta)
     r0, r1 = _split_closing_rank(min(wanted, max_ranks[0] * max_ranks[1]), len(S), max_ranks[0], max_ranks[1])
     cores = [transpose(U[:, : r0 * r1].reshape(shape[0], r0, r1), (1, 0, 2))]
     rest = transpose(SVh[: r0 * r1].reshape(r0, r1, -1), (1, 2, 0))  # (r_1, n_2 ... n_d, r_0)
@@ -326,7 +312,7 @@ def tr_svd(tensor, ranks=None, eps=None) -> TRTensor:
     r_left = r1
     for k in range(1, d - 1):
         U, S, SVh = _svd_left(rest.reshape(r_left * shape[k], -1))
-        r = min(_rank_for_tail(S, delta), max_ranks[k + 1])
+        r = min(len(S) if delta is None else rank_for_tail(S, delta), max_ranks[k + 1])
         cores.append(U[:, :r].reshape(r_left, shape[k], r))
         rest, r_left = SVh[:r], r
 
@@ -366,31 +352,6 @@ def _subchain_gram(transfers, r_left: int, r_right: int):
     return transpose(T, (2, 0, 3, 1)).reshape(r_left * r_right, r_left * r_right)
 
 
-def _machine_eps(x) -> float:
-    return float(torch.finfo(x.dtype).eps if is_torch(x) else np.finfo(x.dtype).eps)
-
-
-def _converged(errors, tol, tensor) -> bool:
-    """Stopping rule: the relative change of the error is below ``tol``, or the fit is exact (rounding level)."""
-    if errors[-1] <= 100 * _machine_eps(tensor):
-        return True
-    return len(errors) > 1 and abs(errors[-2] - errors[-1]) <= tol * errors[-2]
-
-
-def _solve_gram(gram, rhs):
-    """``X`` with ``X @ gram = rhs`` for a symmetric positive semi-definite ``gram``.
-
-    Through ``gram = Q diag(w) Q^T``: ``X = rhs Q diag(1/w) Q^T``, dropping
-    eigenvalues below ``m eps max(w)`` (m = size of gram): the least-squares
-    (pseudo-inverse) solution when ``gram`` is singular, as it is when the ranks
-    are larger than the tensor needs.
-    """
-    w, Q = eigh(gram)
-    keep = w > gram.shape[0] * _machine_eps(gram) * w.max()
-    inverse = keep / (w + (w == 0))  # 1/w, or 0 for the dropped eigenvalues
-    return ((rhs @ Q) * inverse) @ Q.T
-
-
 def _cyclic_unfolding(tensor, k: int):
     """``X`` with modes in ring order k, k+1, ..., d, 1, ..., k-1, as a matrix (n_k, N / n_k)."""
     d = tensor.ndim
@@ -403,7 +364,7 @@ def _initial_ring(tensor, ranks, init, seed):
     if isinstance(init, TRTensor):
         if init.shape != shape or init.ranks != ranks:
             raise ValueError(f"init has shape {init.shape} and ranks {init.ranks}; expected {shape} and {ranks}")
-        return [_like(core, tensor) for core in init.cores]
+        return [as_like(core, tensor) for core in init.cores]
     if init == "random":
         return random_tr(shape, ranks, seed=seed, like=tensor).cores
     if init == "tr_svd":
@@ -418,13 +379,6 @@ def _initial_ring(tensor, ranks, init, seed):
             cores.append(padded)
         return cores
     raise ValueError(f"unknown init {init!r}: expected 'random', 'tr_svd' or a TRTensor")
-
-
-def _like(array, like):
-    """``array`` with the type, device and dtype of ``like``."""
-    if is_torch(like):
-        return torch.as_tensor(array, dtype=like.dtype, device=like.device)
-    return np.asarray(to_numpy(array), dtype=like.dtype)
 
 
 def tr_als(tensor, ranks, n_sweeps: int = 20, tol=None, seed=None, init="random", return_errors: bool = False):
@@ -495,7 +449,7 @@ def tr_als(tensor, ranks, n_sweeps: int = 20, tol=None, seed=None, init="random"
                 f"ranks too large for shape {shape}: core {k} has r_{k} r_{k + 1} = {ranks[k] * ranks[k + 1]} "
                 f"unknowns per slice, more than the {prod(shape) // shape[k]} equations of its least-squares problem"
             )
-    _check_sweeps(n_sweeps, tol)
+    check_sweeps(n_sweeps, tol)
 
     cores = _initial_ring(tensor, ranks, init, seed)
     transfers = [_transfer_matrix(core) for core in cores]
@@ -507,14 +461,12 @@ def tr_als(tensor, ranks, n_sweeps: int = 20, tol=None, seed=None, init="random"
             subchain = _chain([cores[m] for m in others])  # (ranks[k + 1], J, ranks[k]), 0-based k
             H = transpose(_cyclic_unfolding(tensor, k) @ subchain, (1, 2, 0)).reshape(shape[k], -1)
             gram = _subchain_gram([transfers[m] for m in others], ranks[k], ranks[k + 1])
-            G = _solve_gram(gram, H)  # (n_k, ranks[k] ranks[k + 1])
+            G = solve_gram(gram, H)  # (n_k, ranks[k] ranks[k + 1])
             cores[k] = transpose(G.reshape(shape[k], ranks[k], ranks[k + 1]), (1, 0, 2))
             transfers[k] = _transfer_matrix(cores[k])
         error_sq = norm_x**2 - 2 * float((G * H).sum()) + float(((G @ gram) * G).sum())
-        if error_sq < 1e4 * _machine_eps(tensor) * norm_x**2:  # too few digits left: compute it directly
-            error_sq = norm(tensor - TRTensor(cores).to_tensor()) ** 2
-        errors.append(error_sq**0.5 / norm_x if norm_x > 0 else 0.0)
-        if tol is not None and _converged(errors, tol, tensor):
+        errors.append(relative_error(tensor, norm_x, error_sq, TRTensor(cores)))
+        if tol is not None and converged(errors, tol, tensor):
             break
 
     result = TRTensor(cores)

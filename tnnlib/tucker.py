@@ -36,9 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from .backend import as_tensor, conj_t, eigh, is_torch, norm, prod, qr, random_normal, to_numpy
+from .als import check_sweeps, converged, relative_error
+from .backend import as_tensor, conj_t, eigh, norm, prod, qr, random_normal
+from .svd import rank_for_tail
 from .tensor_ops import multi_mode_product, unfold
 
 __all__ = [
@@ -145,13 +146,6 @@ def mode_singular_vectors(tensor, mode: int):
     return eigenvectors[:, decreasing], sigma
 
 
-def _rank_for_tail(sigma, budget: float) -> int:
-    """Smallest r >= 1 whose discarded tail ``sum_{i >= r} sigma_i^2`` is <= ``budget``."""
-    squares = to_numpy(sigma).astype(np.float64) ** 2
-    tails = np.append(np.cumsum(squares[::-1])[::-1], 0.0)  # tails[r] = sum_{i >= r} sigma_i^2
-    return max(1, int(np.argmax(tails <= budget)))
-
-
 # ---------------------------------------------------------------------------
 # Argument checks
 # ---------------------------------------------------------------------------
@@ -186,13 +180,6 @@ def _check_ranks(ranks, shape) -> tuple:
                 f"U_{k} of shape (n_{k}, r_{k}) cannot have more than n_{k} orthonormal columns"
             )
     return tuple(int(r) for r in ranks)
-
-
-def _check_sweeps(n_sweeps, tol):
-    if not isinstance(n_sweeps, (int, np.integer)) or isinstance(n_sweeps, bool) or n_sweeps < 1:
-        raise ValueError(f"n_sweeps must be an integer >= 1, got {n_sweeps!r}")
-    if tol is not None and not tol >= 0:
-        raise ValueError(f"tol must be None or a number >= 0, got {tol!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -250,7 +237,7 @@ def hosvd(tensor, ranks=None, eps=None) -> TuckerTensor:
     factors = []
     for k in range(tensor.ndim):
         U, sigma = mode_singular_vectors(tensor, k)
-        r = ranks[k] if budget is None else min(ranks[k], _rank_for_tail(sigma, budget))
+        r = ranks[k] if budget is None else min(ranks[k], rank_for_tail(sigma, budget**0.5))
         factors.append(U[:, :r])
     core = multi_mode_product(tensor, factors, transpose=True)
     return TuckerTensor(core, factors)
@@ -279,17 +266,6 @@ def _initial_factors(tensor, ranks, init):
     if init == "random":
         return [_random_orthonormal(n, r, tensor, seed=k) for k, (n, r) in enumerate(zip(tensor.shape, ranks))]
     raise ValueError(f"unknown init {init!r}: expected 'hosvd', 'random' or a TuckerTensor")
-
-
-def _machine_eps(x) -> float:
-    return float(torch.finfo(x.dtype).eps if is_torch(x) else np.finfo(x.dtype).eps)
-
-
-def _converged(errors, tol, tensor) -> bool:
-    """Stopping rule: the relative change of the error is below ``tol``, or the fit is exact (rounding level)."""
-    if errors[-1] <= 100 * _machine_eps(tensor):
-        return True
-    return len(errors) > 1 and abs(errors[-2] - errors[-1]) <= tol * errors[-2]
 
 
 def _project(tensor, factors, modes):
@@ -345,7 +321,7 @@ def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_error
     """
     tensor = _check_input(tensor)
     ranks = _check_ranks(ranks, tensor.shape)
-    _check_sweeps(n_sweeps, tol)
+    check_sweeps(n_sweeps, tol)
     d = tensor.ndim
     factors = _initial_factors(tensor, ranks, init)
     norm_x = norm(tensor)
@@ -364,10 +340,8 @@ def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_error
             factors[k] = U[:, : ranks[k]]
         core = _project(projected, factors, [last])
         error_sq = norm_x**2 - norm(core) ** 2
-        if error_sq < 1e4 * _machine_eps(tensor) * norm_x**2:  # too few digits left: compute it directly
-            error_sq = norm(tensor - TuckerTensor(core, factors).to_tensor()) ** 2
-        errors.append(error_sq**0.5 / norm_x if norm_x > 0 else 0.0)
-        if tol is not None and _converged(errors, tol, tensor):
+        errors.append(relative_error(tensor, norm_x, error_sq, TuckerTensor(core, factors)))
+        if tol is not None and converged(errors, tol, tensor):
             break
 
     result = TuckerTensor(core, factors)
