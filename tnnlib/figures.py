@@ -54,6 +54,7 @@ FIGURE_MODULES: tuple = (
     "tnnlib.plotting.decompositions",  # lessons 04-05: tucker_cp_tt, tt_vs_ring, ttm_reshape
     "tnnlib.plotting.spectra",  # lesson 02: svd_network, singular_values, svd_photo_ranks
     "tnnlib.plotting.tt",  # lesson 03: tt_svd_steps, tt_canonical_forms, qtt_quadtree
+    "tnnlib.plotting.compression",  # lessons 06-07: conv_factorizations, compression_tradeoff
 )
 
 #: Folder of the figures of the course: ``figures/`` at the repository root.
