@@ -1,0 +1,119 @@
+"""Checkers of lesson 06: tensorized layers (parameters, forward pass, initialisation, contraction cost)."""
+import math
+
+import numpy as np
+import torch
+
+from ..checking import describe, exercise, expect, expect_close, expect_equal, expect_shape
+from ..nn.init import tt_core_std as _tt_core_std
+from ..nn.planning import tt_candidate as _tt_candidate
+from ..nn.tt_linear import contract_groups as _contract_groups, merge_cores as _merge_cores
+
+
+def _tt_layer_params(in_modes, out_modes, ranks):
+    """Numbers in the cores of a TT-matrix layer: ``sum_k r_{k-1} i_k j_k r_k`` (bias excluded)."""
+    return sum(ranks[k] * i * j * ranks[k + 1] for k, (i, j) in enumerate(zip(out_modes, in_modes)))
+
+
+def _sequential_flops(in_modes, out_modes, ranks, batch_size):
+    """FLOPs of the core-by-core forward pass, last core first (the ``"sequential"`` plan of a TTLinear)."""
+    d = len(in_modes)
+    return _tt_candidate(tuple(in_modes), tuple(out_modes), tuple(ranks), (1,) * d, batch_size).flops
+
+
+# --------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------
+
+#: (in_modes, out_modes, ranks): square and rectangular layers, d = 2 to 5, ranks that vary along the chain
+_LAYERS = [
+    ((4, 8, 8, 4), (4, 8, 8, 4), (1, 8, 8, 8, 1)),       # Novikov et al.'s MNIST layer 1024 -> 1024
+    ((2, 3), (5, 7), (1, 4, 1)),                          # d = 2, all modes different
+    ((4, 7, 7, 4), (4, 4, 4, 4), (1, 4, 4, 4, 1)),        # 784 -> 256 (Gao et al.'s FC2)
+    ((3, 2, 5), (2, 6, 1), (1, 3, 5, 1)),                 # a mode of size 1, unequal ranks
+    ((2, 2, 2, 2, 2), (3, 2, 2, 2, 3), (1, 2, 4, 3, 2, 1)),
+]
+
+
+def _cores(in_modes, out_modes, ranks, seed):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(ranks[k], i, j, ranks[k + 1], generator=gen, dtype=torch.float64) / math.sqrt(i * j)
+            for k, (i, j) in enumerate(zip(out_modes, in_modes))]
+
+
+def _weight(cores):
+    """W (M, N) rebuilt from TT-matrix cores."""
+    merged = _merge_cores(cores)
+    return merged.reshape(merged.shape[1], merged.shape[2])
+
+
+# --------------------------------------------------------------------------
+# Exercises
+# --------------------------------------------------------------------------
+
+@exercise("6.1", "parameters of a TT-matrix layer", reference=_tt_layer_params)
+def tt_layer_params(answer):
+    cases = _LAYERS + [((8, 8, 8, 8), (8, 8, 8, 8), (1, 16, 16, 16, 1)),     # 4096 x 4096, rank 16
+                       ((2, 7, 8, 8, 7, 4), (4, 4, 4, 4, 4, 4), (1, 4, 4, 4, 4, 4, 1))]  # Novikov's VGG FC6
+    for in_modes, out_modes, ranks in cases:
+        got = answer(in_modes, out_modes, ranks)
+        what = f"tt_layer_params(in_modes={in_modes}, out_modes={out_modes}, ranks={ranks})"
+        expect(isinstance(got, (int, np.integer)), f"{what} should return an integer, got {describe(got)}")
+        expect_equal(int(got), _tt_layer_params(in_modes, out_modes, ranks),
+                     f"{what} (core k holds r_(k-1) * i_k * j_k * r_k numbers)")
+    return "Seven layers, d = 2 to 6, square and rectangular, incl. Novikov et al.'s 1024 x 1024 and VGG FC6."
+
+
+@exercise("6.2", "forward pass of a TT-matrix layer", reference=_contract_groups)
+def tt_forward(answer):
+    for seed, (in_modes, out_modes, ranks) in enumerate(_LAYERS):
+        cores = _cores(in_modes, out_modes, ranks, seed)
+        W = _weight(cores)
+        M, N = W.shape
+        for batch in (1, 5):
+            x = torch.randn(batch, N, generator=torch.Generator().manual_seed(100 + seed), dtype=torch.float64)
+            what = (f"tt_forward(x, cores) for a {M} x {N} layer (in_modes {in_modes}, out_modes {out_modes}, "
+                    f"ranks {ranks}) on a batch of {batch}")
+            got = answer(x, [c.clone() for c in cores])
+            expect(isinstance(got, torch.Tensor), f"{what}: expected a torch tensor, got {describe(got)}")
+            expect_shape(got, (batch, M), what)
+            expect_close(got, x @ W.T, what + " against the dense product x @ W.T", rtol=1e-8, atol=1e-10)
+    return "Five layers (d = 2 to 5, rectangular, unequal ranks), batches of 1 and 5, against x @ W.T."
+
+
+@exercise("6.3", "variance-preserving initialisation", reference=_tt_core_std)
+def tt_core_std(answer):
+    cases = [(0.02, (1, 8, 8, 8, 1)), (1 / math.sqrt(3 * 1024), (1, 4, 4, 1)), (0.5, (1, 3, 1)),
+             (0.01, (1, 16, 16, 16, 16, 16, 1)), (0.1, (1, 1, 1, 1))]
+    for sigma, ranks in cases:
+        got = answer(sigma, ranks)
+        what = f"tt_core_std(sigma={sigma:.4g}, ranks={ranks})"
+        expect(isinstance(got, (float, int, np.floating)) and not isinstance(got, bool),
+               f"{what} should return a number, got {describe(got)}")
+        expect_close(float(got), _tt_core_std(sigma, ranks),
+                     f"{what} (s = sigma^(1/d) (prod r_k)^(-1/(2d)), d = {len(ranks) - 1} cores)", rtol=1e-9)
+    # The property itself: the rebuilt weight has std sigma.
+    in_modes = out_modes = (4, 8, 8, 4)
+    ranks, sigma = (1, 8, 8, 8, 1), 1 / math.sqrt(3 * 1024)
+    s = float(answer(sigma, ranks))
+    gen = torch.Generator().manual_seed(0)
+    cores = [s * torch.randn(ranks[k], i, j, ranks[k + 1], generator=gen, dtype=torch.float64)
+             for k, (i, j) in enumerate(zip(out_modes, in_modes))]
+    empirical = _weight(cores).std().item()
+    expect(0.75 * sigma < empirical < 1.33 * sigma,
+           f"cores drawn from N(0, s^2) with your s = {s:.4g} rebuild a 1024 x 1024 weight (ranks {ranks}) of "
+           f"std {empirical:.3g}, but the target is sigma = {sigma:.3g}")
+    return "Five rank profiles against the formula, and the empirical std of a rebuilt 1024 x 1024 weight."
+
+
+@exercise("6.4", "FLOPs of the core-by-core forward pass", reference=_sequential_flops)
+def sequential_flops(answer):
+    cases = [(layer, batch) for layer in _LAYERS for batch in (1, 32)] + \
+            [(((2, 8), (8, 2), (1, 4, 1)), 3), (((8, 8, 8, 8), (8, 8, 8, 8), (1, 16, 16, 16, 1)), 512)]
+    for (in_modes, out_modes, ranks), batch in cases:
+        got = answer(in_modes, out_modes, ranks, batch)
+        what = f"sequential_flops({in_modes}, {out_modes}, {ranks}, batch_size={batch})"
+        expect(isinstance(got, (int, np.integer)), f"{what} should return an integer, got {describe(got)}")
+        expect_equal(int(got), _sequential_flops(in_modes, out_modes, ranks, batch),
+                     f"{what} (last core first; core k costs 2 B r_(k-1) r_k (j_1..j_k) (i_k..i_d))")
+    return "Twelve layer/batch pairs, incl. a layer where the order of the sweep changes the count."
