@@ -17,8 +17,11 @@ times, then one row per layer:
   importable (it usually is not: the rows are then left out).
 
 ``speedup`` is ``nn.Linear``'s forward time over the layer's (above 1: faster).
-Times are medians (ms) of several calls after a warm-up; ``--quick`` times one
-call of the smallest shape only.
+Times (ms) are the minimum over rounds that call every variant of one grid
+point in turn, after a warm-up (see :func:`_interleaved`: on a shared machine
+the minimum of interleaved calls compares variants fairly, back-to-back
+medians do not); ``--quick`` times one call of the smallest shape only.
+Threads: torch's default (``OMP_NUM_THREADS=1`` for one).
 """
 from __future__ import annotations
 
@@ -35,14 +38,27 @@ RANKS = (4, 16, 32)
 BATCHES = (1, 32, 512)
 
 
-def _timer(quick: bool, sync):
-    def time_ms(fn) -> float:
-        if quick:
-            return 1e3 * median_time(fn, repeats=1, warmup=0, sync=sync)
-        first = median_time(fn, repeats=1, warmup=1, sync=sync)      # warm-up, and a first reading
-        repeats = 3 if first > 0.2 else 5 if first > 0.02 else 15
-        return 1e3 * median_time(fn, repeats=repeats, warmup=0, sync=sync)
-    return time_ms
+def _interleaved(fns: dict, quick: bool, sync) -> dict:
+    """Milliseconds per call of each function: the minimum over interleaved rounds.
+
+    One round calls every function once, in turn; the minimum over rounds is
+    robust to other work on a shared machine (which a median over
+    back-to-back repeats is not: a busy second of the machine lands on one
+    function only). Rounds: 1 with ``--quick``, else enough for about a
+    second per function (3 to 15).
+    """
+    def once(fn):
+        return 1e3 * median_time(fn, repeats=1, warmup=0, sync=sync)
+
+    first = {name: once(fn) for name, fn in fns.items()}               # warm-up, and a first reading
+    if quick:
+        return first
+    rounds = int(min(15, max(3, 1000 / max(1e-3, max(first.values())))))
+    best = dict(first)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            best[name] = min(best[name], once(fn))
+    return best
 
 
 def _forward(layer, x):
@@ -85,25 +101,44 @@ def _tltorch_layer(modes, rank, device, dtype):
     return tltorch.FactorizedLinear(modes, modes, rank=rank, factorization="blocktt").to(device, dtype)
 
 
-def _strategy_times(layer, x, time_ms) -> dict:
-    times = {}
-    for strategy in layer.strategies:
-        layer.strategy = strategy
-        times[strategy] = time_ms(_forward(layer, x))
-    layer.strategy = "auto"
-    return times
+def _rows(base, named_layers, x, quick, sync) -> list:
+    """One row per layer: all its strategies' forward times and its forward+backward time."""
+    linear = named_layers.pop("nn.Linear")
+    fns, owners = {"linear": _forward(linear, x), "linear fwd+bwd": _forward_backward(linear, x)}, {}
+    for name, layer in named_layers.items():
+        for strategy in getattr(layer, "strategies", ("",)):
+            fns[(name, strategy)] = _forward(_Forced(layer, strategy), x)
+        fns[(name, "fwd+bwd")] = _forward_backward(layer, x)
+    times = _interleaved(fns, quick, sync)
+    rows = []
+    for name, layer in named_layers.items():
+        strategies = {s: times[(name, s)] for s in getattr(layer, "strategies", ("",))}
+        plan = layer.plan(x.shape[0]).strategy if hasattr(layer, "plan") else ""
+        best = min(strategies, key=strategies.get)
+        fwd = strategies[plan]
+        params = layer.weight_parameters() if hasattr(layer, "weight_parameters") else \
+            sum(p.numel() for n, p in layer.named_parameters() if "bias" not in n)
+        rows.append(dict(base, layer=name, params=params, fwd_ms=fwd, fwdbwd_ms=times[(name, "fwd+bwd")],
+                         linear_fwd_ms=times["linear"], linear_fwdbwd_ms=times["linear fwd+bwd"],
+                         speedup=times["linear"] / fwd, plan=plan, best=best, best_ms=strategies[best],
+                         **{"plan/best": fwd / strategies[best]}))
+    return rows
 
 
-def _row(base, name, layer, x, time_ms, linear_fwd):
-    times = _strategy_times(layer, x, time_ms) if hasattr(layer, "strategies") else {}
-    plan = layer.plan(x.shape[0]).strategy if times else ""
-    fwd = times[plan] if times else time_ms(_forward(layer, x))
-    best = min(times, key=times.get) if times else ""
-    params = layer.weight_parameters() if hasattr(layer, "weight_parameters") else \
-        sum(p.numel() for n, p in layer.named_parameters() if "bias" not in n)
-    return dict(base, layer=name, params=params, fwd_ms=fwd, fwdbwd_ms=time_ms(_forward_backward(layer, x)),
-                speedup=linear_fwd / fwd, plan=plan, best=best, best_ms=times.get(best),
-                **{"plan/best": fwd / times[best] if times else None})
+class _Forced:
+    """Call ``layer`` with a forced strategy ("" = the layer as it is)."""
+
+    def __init__(self, layer, strategy):
+        self.layer, self.strategy = layer, strategy
+
+    def __call__(self, x):
+        if not self.strategy:
+            return self.layer(x)
+        self.layer.strategy = self.strategy
+        try:
+            return self.layer(x)
+        finally:
+            self.layer.strategy = "auto"
 
 
 def _settings():
@@ -118,7 +153,6 @@ def run(args) -> list:
     rows = []
     for device, dtype in _settings():
         sync = torch.cuda.synchronize if device.type == "cuda" else None
-        time_ms = _timer(quick, sync)
         for n, modes in SHAPES.items():
             if quick and n > 1024:
                 continue
@@ -126,21 +160,16 @@ def run(args) -> list:
             linear = nn.Linear(n, n, device=device, dtype=dtype)
             for batch in BATCHES:
                 x = torch.randn(batch, n, device=device, dtype=dtype)
-                linear_fwd = time_ms(_forward(linear, x))
-                base = dict(device=device.type, dtype=str(dtype).replace("torch.", ""), shape=f"{n}x{n}",
-                            batch=batch, linear_fwd_ms=linear_fwd,
-                            linear_fwdbwd_ms=time_ms(_forward_backward(linear, x)))
+                base = dict(device=device.type, dtype=str(dtype).replace("torch.", ""), shape=f"{n}x{n}", batch=batch)
                 for rank in RANKS:
                     tt = TTLinear(modes, modes, rank, device=device, dtype=dtype)
-                    rows.append(_row(dict(base, rank=rank), "TTLinear", tt, x, time_ms, linear_fwd))
-                    if rank != 16:
-                        continue
-                    for name, layer in matched_layers(n, modes, tt.weight_parameters(), device, dtype).items():
-                        rows.append(_row(dict(base, rank=rank), name, layer, x, time_ms, linear_fwd))
-                    other = _tltorch_layer(modes, rank, device, dtype)
-                    if other is not None:
-                        rows.append(_row(dict(base, rank=rank), "tltorch FactorizedLinear", other, x, time_ms,
-                                         linear_fwd))
+                    layers = {"nn.Linear": linear, "TTLinear": tt}
+                    if rank == 16:
+                        layers.update(matched_layers(n, modes, tt.weight_parameters(), device, dtype))
+                        other = _tltorch_layer(modes, rank, device, dtype)
+                        if other is not None:
+                            layers["tltorch FactorizedLinear"] = other
+                    rows += _rows(dict(base, rank=rank), layers, x, quick, sync)
     columns = ["device", "dtype", "shape", "batch", "layer", "rank", "params", "fwd_ms", "fwdbwd_ms",
                "linear_fwd_ms", "linear_fwdbwd_ms", "speedup", "plan", "best", "best_ms", "plan/best"]
     return [{c: row.get(c) for c in columns} for row in rows]

@@ -16,7 +16,7 @@ A subclass defines its parameters, ``reset_parameters``, ``full_weight()``
 (rebuild ``W``), ``candidates(batch_size)`` (the strategies with their costs),
 ``_forward(x, strategy)`` and ``_describe()`` (modes and ranks for the repr).
 
-Helpers used by several formats live here too: :func:`left_matmul` (apply a
+Helpers used by several formats live here too: :func:`apply_to_middle` (apply a
 matrix to the middle index of a 3-index tensor), :func:`auto_modes`,
 :func:`dense_parts` and :func:`working_copy`.
 """
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from .init import bias_uniform_
-from .planning import LayerCost, batch_bucket, cost_model_for, dense_linear_cost, make_plan
+from .planning import LayerCost, batch_bucket, cost_model_for, dense_linear_cost, make_plan, step_kind
 
 
 class TensorizedLinear(nn.Module):
@@ -175,19 +175,24 @@ class TensorizedLinear(nn.Module):
 # Helpers
 # ---------------------------------------------------------------------------
 
-def left_matmul(matrix: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
-    """``out[p, :, q] = matrix @ state[p, :, q]``: a matrix applied to the middle index.
+def apply_to_middle(matrix: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    """``out[p] = matrix @ state[p]``: shapes ``(R, K)``, ``(P, K, Q)`` -> ``(P, R, Q)``.
 
-    Shapes: ``matrix`` (R, K), ``state`` (P, K, Q) -> (P, R, Q). One kernel:
-    a plain matrix product when ``P == 1`` or ``Q == 1``, else a batched one
-    (the matrix is broadcast over ``P`` without a copy).
+    Run as :func:`tnnlib.nn.planning.step_kind` says: one matrix product when
+    ``P`` or ``Q`` is 1, a batched product (the matrix broadcast over ``P``,
+    no copy) when the ``Q`` columns make each product worth a call, else
+    copy the state to ``(K, P Q)`` for one product and copy back.
     """
     P, K, Q = state.shape
-    if P == 1:
-        return (matrix @ state[0]).unsqueeze(0)
-    if Q == 1:
+    kind = step_kind(P, Q)
+    if kind == "mm":
+        if P == 1:
+            return (matrix @ state[0]).unsqueeze(0)
         return (state.reshape(P, K) @ matrix.t()).unsqueeze(-1)
-    return torch.bmm(matrix.expand(P, *matrix.shape), state)
+    if kind == "bmm":
+        return torch.bmm(matrix.expand(P, *matrix.shape), state)
+    flat = state.transpose(0, 1).reshape(K, P * Q)
+    return (matrix @ flat).reshape(-1, P, Q).transpose(0, 1)
 
 
 def check_modes(modes, size: int, name: str, layer: str = "layer") -> tuple:

@@ -31,7 +31,7 @@ import math
 import torch
 from torch import nn
 
-from .base import TensorizedLinear, auto_modes, check_modes, dense_parts, left_matmul, working_copy
+from .base import TensorizedLinear, apply_to_middle, auto_modes, check_modes, dense_parts, working_copy
 from .init import cp_std, factor_std, linear_std, normal_, tr_core_std, tucker_std
 from .planning import Candidate
 
@@ -149,7 +149,7 @@ def _mode_product(state, lead: int, shape: list, k: int, matrix):
     Returns the result (flattened as ``(lead, ...)``) and updates ``shape[k]``.
     """
     P, Q = lead * math.prod(shape[:k]), math.prod(shape[k + 1:])
-    out = left_matmul(matrix, state.reshape(P, shape[k], Q))
+    out = apply_to_middle(matrix, state.reshape(P, shape[k], Q))
     shape[k] = matrix.shape[0]
     return out
 

@@ -60,9 +60,9 @@ class CostModel:
     * ``moved``: elements read and written by the products and copies. A big
       square product does many flops per element it touches; the skinny
       products of a tensor network do few, and then memory, not arithmetic,
-      sets the pace. Each element costs ``element_flops`` (about 40 on a CPU:
-      measured on the 2-core course machine, where ``nn.Linear`` runs at
-      ~200 Gflop/s and the TT products move an element every ~0.2 ns);
+      sets the pace. Each element costs ``element_flops`` (8 on a CPU: fitted
+      to timings on the 2-core course machine, where it is what separates,
+      e.g., rebuilding ``W`` from two halves at 1024 x 1024, rank 16);
     * ``kernels``: each call (a product, a copy) has a fixed overhead
       (``kernel_flops`` = 5e5, i.e. a few microseconds).
 
@@ -72,7 +72,7 @@ class CostModel:
     (GPUs) contracts the whole batch at once.
     """
 
-    element_flops: float = 40.0
+    element_flops: float = 8.0
     kernel_flops: float = 5e5
     chunk_elements: int | None = 2 ** 21
 
@@ -80,9 +80,9 @@ class CostModel:
         return flops + self.element_flops * moved + self.kernel_flops * kernels
 
 
-CPU_COST_MODEL = CostModel(element_flops=40.0, kernel_flops=5e5, chunk_elements=2 ** 21)
+CPU_COST_MODEL = CostModel(element_flops=8.0, kernel_flops=5e5, chunk_elements=2 ** 21)
 # A GPU: tens of Tflop/s, a few TB/s, a launch costs ~5 us (untested guesses, see the benchmark).
-CUDA_COST_MODEL = CostModel(element_flops=40.0, kernel_flops=1e8, chunk_elements=None)
+CUDA_COST_MODEL = CostModel(element_flops=8.0, kernel_flops=1e8, chunk_elements=None)
 
 
 def cost_model_for(device_type: str) -> CostModel:
@@ -305,8 +305,8 @@ def step_kind(P: int, Q: int) -> str:
 
 def step_kernels(kind: str, P: int) -> float:
     """Kernel calls of a step, for the cost model: a batched product of ``P`` matrices
-    costs about ``P / 8`` calls more than one product."""
-    return {"mm": 1, "permute": 3}.get(kind, 1 + P / 8)
+    costs about ``P / 16`` calls more than one product."""
+    return {"mm": 1, "permute": 3}.get(kind, 1 + P / 16)
 
 
 def intermediate_per_row(in_modes, out_modes, ranks, groups) -> int:
