@@ -26,6 +26,7 @@ Threads: torch's default (``OMP_NUM_THREADS=1`` for one).
 from __future__ import annotations
 
 import math
+import random
 
 import torch
 from torch import nn
@@ -41,7 +42,7 @@ BATCHES = (1, 32, 512)
 def _interleaved(fns: dict, quick: bool, sync) -> dict:
     """Milliseconds per call of each function: the minimum over interleaved rounds.
 
-    One round calls every function once, in turn; the minimum over rounds is
+    One round calls every function once, in a shuffled order; the minimum over rounds is
     robust to other work on a shared machine (which a median over
     back-to-back repeats is not: a busy second of the machine lands on one
     function only). Rounds: 1 with ``--quick``, else enough for about a
@@ -54,10 +55,11 @@ def _interleaved(fns: dict, quick: bool, sync) -> dict:
     if quick:
         return first
     rounds = int(min(15, max(3, 1000 / max(1e-3, max(first.values())))))
-    best = dict(first)
+    best, order, shuffle = dict(first), list(fns), random.Random(0).shuffle
     for _ in range(rounds):
-        for name, fn in fns.items():
-            best[name] = min(best[name], once(fn))
+        shuffle(order)                   # a new order each round: no variant always follows the same one
+        for name in order:
+            best[name] = min(best[name], once(fns[name]))
     return best
 
 
