@@ -281,3 +281,10 @@ def test_figures_folder_matches_registry():
         "run `python -m tnnlib.figures` to write the missing figures"
     assert not on_disk - set(REGISTERED), \
         "every PNG in figures/ must be made by a figure registered in tnnlib/figures.py"
+
+
+def test_command_refuses_to_write_reduced_figures_into_the_repository(capsys):
+    # tests run with TNN_FAST=1, where some figures are reduced versions
+    with pytest.raises(SystemExit):
+        figures.main(["--only", "tensor_orders"])
+    assert "fast mode is on" in capsys.readouterr().err

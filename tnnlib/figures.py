@@ -280,6 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     names = list(registered())
+    from .runtime import fast_mode
+    if not args.list and fast_mode() and args.out.resolve() == FIGURES_DIR.resolve():
+        parser.error("fast mode is on (TNN_FAST=1), which makes some figures reduced versions; "
+                     "unset TNN_FAST to regenerate figures/, or write elsewhere with --out")
     if args.list:
         print("\n".join(names))
         return 0
