@@ -46,6 +46,14 @@ def test_seeds(nb):
     assert any("seed_everything(" in c.source for c in code_cells(notebook)), f"{path.name} never seeds"
 
 
+def test_figures_display_inline(nb):
+    # a matplotlib Figure returned by a tnnlib plotting function shows as "<Figure size ...>" text
+    # in a fresh kernel unless the inline backend is switched on first
+    notebook, path = nb
+    assert "%matplotlib inline" in code_cells(notebook)[0].source.splitlines(), \
+        f"{path.name}: the setup cell must switch on %matplotlib inline"
+
+
 def test_offline(nb):
     notebook, path = nb
     for i, cell in enumerate(code_cells(notebook)):
