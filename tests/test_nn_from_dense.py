@@ -174,3 +174,26 @@ def test_tensorize_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         tensorize(net, **kwargs)
     assert isinstance(net.body[0], nn.Linear)                         # nothing replaced
+
+
+def test_conv_and_embedding_state_dict_autocast_and_dtype():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 10, 10)
+    for make in (lambda: CPConv2d(3, 5, 3, rank=4, padding=1), lambda: TuckerConv2d(3, 5, 3, ranks=(4, 2), stride=2)):
+        layer, twin = make(), make()
+        twin.load_state_dict(layer.state_dict())
+        torch.testing.assert_close(twin(x), layer(x))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert layer(x).dtype == torch.bfloat16
+        assert layer.double()(x.double()).dtype == torch.float64
+    emb, twin = TTEmbedding(60, 8, (6, 10), (2, 4), ranks=3), TTEmbedding(60, 8, (6, 10), (2, 4), ranks=3)
+    twin.load_state_dict(emb.state_dict())
+    idx = torch.tensor([[1, 59], [7, 7]])
+    torch.testing.assert_close(twin(idx), emb(idx))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert emb(idx).dtype == torch.bfloat16
+
+
+def test_empty_batch():
+    layer = TTLinear((2, 3), (3, 2), ranks=2)
+    assert layer(torch.randn(0, 6)).shape == (0, 6)

@@ -187,3 +187,17 @@ def test_cpu_chunks_keep_intermediates_in_cache():
     layer = TTLinear((8, 8, 8, 8), (8, 8, 8, 8), ranks=16)
     assert layer.chunk_rows((2, 2)) == 2 ** 21 // (64 * 16 * 64)       # 32 rows: 8 MB intermediates
     assert layer.chunk_rows((4,)) is None and layer.chunk_rows((2, 2), "cuda") is None
+
+
+@pytest.mark.parametrize("P,Q", [(1, 5), (4, 1), (3, 20), (6, 3)])          # mm, mm, bmm, permute
+def test_apply_to_middle_every_kind(P, Q):
+    from tnnlib.nn.base import apply_to_middle
+
+    matrix = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    state = torch.randn(P, 5, Q, dtype=torch.float64, requires_grad=True)
+    expected = torch.einsum("rk,pkq->prq", matrix, state)
+    torch.testing.assert_close(apply_to_middle(matrix, state), expected)
+    with torch.no_grad():
+        torch.testing.assert_close(apply_to_middle(matrix, state), expected)
+    assert torch.autograd.gradcheck(apply_to_middle, (matrix, state))
+    assert torch.autograd.gradcheck(lambda s: apply_to_middle(matrix.detach(), s), (state,))

@@ -178,21 +178,30 @@ class TensorizedLinear(nn.Module):
 def apply_to_middle(matrix: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     """``out[p] = matrix @ state[p]``: shapes ``(R, K)``, ``(P, K, Q)`` -> ``(P, R, Q)``.
 
-    Run as :func:`tnnlib.nn.planning.step_kind` says: one matrix product when
-    ``P`` or ``Q`` is 1, a batched product (the matrix broadcast over ``P``,
-    no copy) when the ``Q`` columns make each product worth a call, else
-    copy the state to ``(K, P Q)`` for one product and copy back.
+    Run as :func:`tnnlib.nn.planning.step_kind` says:
+
+    * ``"mm"`` (``P`` or ``Q`` is 1): one matrix product;
+    * ``"bmm"``: ``P`` products with the matrix broadcast (no copy of it).
+      When the matrix needs a gradient, ``P`` is folded into the rows of one
+      product instead (a copy of the state), so that the backward pass does
+      not build a ``(P, R, K)`` gradient only to sum it;
+    * ``"permute"`` (many tiny products): copy the state to ``(K, P Q)``, one
+      product, copy back.
     """
     P, K, Q = state.shape
+    R = matrix.shape[0]
     kind = step_kind(P, Q)
     if kind == "mm":
         if P == 1:
             return (matrix @ state[0]).unsqueeze(0)
         return (state.reshape(P, K) @ matrix.t()).unsqueeze(-1)
     if kind == "bmm":
-        return torch.bmm(matrix.expand(P, *matrix.shape), state)
+        if matrix.requires_grad and torch.is_grad_enabled():
+            folded = state.transpose(1, 2).reshape(P * Q, K) @ matrix.t()        # (P Q, R)
+            return folded.reshape(P, Q, R).transpose(1, 2)
+        return torch.bmm(matrix.expand(P, R, K), state)
     flat = state.transpose(0, 1).reshape(K, P * Q)
-    return (matrix @ flat).reshape(-1, P, Q).transpose(0, 1)
+    return (matrix @ flat).reshape(R, P, Q).transpose(0, 1)
 
 
 def check_modes(modes, size: int, name: str, layer: str = "layer") -> tuple:

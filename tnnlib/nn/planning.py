@@ -56,7 +56,10 @@ class CostModel:
 
     ``score = flops + element_flops * moved + kernel_flops * kernels``:
 
-    * ``flops``: multiply-adds count 2;
+    * ``flops``: multiply-adds count 2. A product whose matrices have a side
+      ``n`` below ``narrow`` (64) is charged ``narrow / n`` times its flops:
+      BLAS runs such narrow products (``K = 8`` in a rank-4 core...) far
+      below full speed;
     * ``moved``: elements read and written by the products and copies. A big
       square product does many flops per element it touches; the skinny
       products of a tensor network do few, and then memory, not arithmetic,
@@ -75,9 +78,15 @@ class CostModel:
     element_flops: float = 8.0
     kernel_flops: float = 5e5
     chunk_elements: int | None = 2 ** 21
+    narrow: int = 64
 
     def score(self, flops: int, moved: int, kernels: float) -> float:
+        """``flops`` here are already the narrow-adjusted ones (:meth:`product_flops`)."""
         return flops + self.element_flops * moved + self.kernel_flops * kernels
+
+    def product_flops(self, flops: int, *sides: int) -> float:
+        """Flops of a product, charged ``narrow / n`` times more when its smallest side ``n`` is narrow."""
+        return flops * max(1.0, self.narrow / max(1, min(sides)))
 
 
 CPU_COST_MODEL = CostModel(element_flops=8.0, kernel_flops=5e5, chunk_elements=2 ** 21)
@@ -111,6 +120,9 @@ class Candidate:
         The cost model's price (lower is better).
     groups : tuple of int or None
         For TT layers: the sizes of the groups of neighbouring cores.
+    work : float or None
+        The flops as the cost model charges them (narrow products cost more,
+        :meth:`CostModel.product_flops`); ``None``: the flops.
     """
 
     name: str
@@ -120,6 +132,7 @@ class Candidate:
     activations: int
     score: float = 0.0
     groups: tuple | None = None
+    work: float | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +169,8 @@ class Plan:
 def make_plan(batch_size: int, candidates, model: CostModel = CPU_COST_MODEL) -> Plan:
     """Score the candidates with ``model`` and sort them, cheapest first (ties: fewer kernels)."""
     scored = [Candidate(c.name, c.flops, c.moved, c.kernels, c.activations,
-                        model.score(c.flops, c.moved, c.kernels), c.groups) for c in candidates]
+                        model.score(c.flops if c.work is None else c.work, c.moved, c.kernels), c.groups, c.work)
+              for c in candidates]
     return Plan(batch_size, tuple(sorted(scored, key=lambda c: (c.score, c.kernels))))
 
 
@@ -335,9 +349,10 @@ def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int, model: Cos
     costs ``2 r0 I J r1 i j r2`` flops, a matrix product plus a copy (2 kernels);
     the copy is kept for the backward pass.
 
-    Contracting: the state is ``(P, K, Q)`` with ``P`` the input modes of the
-    groups not done yet, ``K = J r_end`` the indices the group contracts and
-    ``Q`` = the output modes done so far times the batch. A group costs
+    Contracting: the state is ``(P, K, Q)`` with ``P`` = the input modes of
+    the groups not done yet, ``K = J r_end`` the indices the group contracts
+    and ``Q`` = the output modes done so far, the batch in front of ``P``
+    (two groups or fewer) or at the end of ``Q``. A group costs
     ``2 P (r_start I) K Q`` flops, reads the state and writes the next one,
     takes one (batched) product per block of rows (:func:`chunk_rows`,
     :func:`step_kind`), and the state it reads is kept for the backward pass.
@@ -345,13 +360,14 @@ def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int, model: Cos
     """
     model = model or CPU_COST_MODEL
     M, N = math.prod(out_modes), math.prod(in_modes)
-    flops, moved, kernels, kept = 0, 0, 0.0, batch_size * N          # the input is kept
+    flops, work, moved, kernels, kept = 0, 0.0, 0, 0.0, batch_size * N   # the input is kept
     k = 0
     for g in groups:                                                  # merging
         r0, I, J = ranks[k], out_modes[k], in_modes[k]
         for m in range(k + 1, k + g):
             i, j, r1, r2 = out_modes[m], in_modes[m], ranks[m], ranks[m + 1]
             flops += 2 * r0 * I * J * r1 * i * j * r2
+            work += model.product_flops(2 * r0 * I * J * r1 * i * j * r2, r0 * I * J, r1, i * j * r2)
             moved += r0 * I * J * r1 + r1 * i * j * r2 + 3 * r0 * I * J * i * j * r2
             I, J = I * i, J * j
             kernels += 2
@@ -359,21 +375,25 @@ def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int, model: Cos
         k += g
     rows = chunk_rows(intermediate_per_row(in_modes, out_modes, ranks, groups), model.chunk_elements)
     blocks = 1 if rows is None else math.ceil(batch_size / rows)
-    rest_in, trailing = N, batch_size
+    rest_in, produced = N, 1
+    block = batch_size if rows is None else min(rows, batch_size)
+    batch_first = len(groups) <= 2                                    # see contract_chunk
     for r0, I, J, r1 in reversed(merged_shapes(in_modes, out_modes, ranks, groups)):   # contracting
         rest_in //= J
-        before, after = rest_in * J * r1 * trailing, rest_in * r0 * I * trailing
-        flops += 2 * rest_in * (r0 * I) * (J * r1) * trailing
-        block_q = trailing if rows is None else trailing // batch_size * min(rows, batch_size)
-        kind = step_kind(rest_in, block_q)
+        before, after = batch_size * rest_in * J * r1 * produced, batch_size * rest_in * r0 * I * produced
+        step = 2 * batch_size * rest_in * (r0 * I) * (J * r1) * produced
+        flops += step
+        work += model.product_flops(step, r0 * I, J * r1)
+        P, Q = (block * rest_in, produced) if batch_first else (rest_in, produced * block)
+        kind = step_kind(P, Q)
         moved += (before + after) * (2 if kind == "permute" else 1) + blocks * r0 * I * J * r1
-        kernels += blocks * step_kernels(kind, rest_in)
+        kernels += blocks * step_kernels(kind, P)
         if rest_in > 1:                                               # the output feeds the next step
             kept += after
-        trailing *= I
+        produced *= I
     moved += 4 * batch_size * M                                       # join the blocks, add the bias
     return Candidate(strategy_name(groups), int(flops), int(moved), round(kernels) + 2, int(kept),
-                     groups=tuple(groups))
+                     groups=tuple(groups), work=work)
 
 
 def plan_tt(in_modes, out_modes, ranks, batch_size: int, model: CostModel = CPU_COST_MODEL) -> Plan:

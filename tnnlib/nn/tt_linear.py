@@ -58,30 +58,41 @@ def contract_chunk(x: torch.Tensor, merged) -> torch.Tensor:
 
     Returns
     -------
-    tensor, shape (B, M): ``y``, a transposed view of the ``(M, B)`` result.
+    tensor, shape (B, M)
 
-    Algorithm. The state is a 3-index tensor ``(P, K, Q)``: ``P`` = the input
-    modes not contracted yet, ``K`` = what the next group contracts (its input
-    modes and its right bond), ``Q`` = the output modes produced so far, then
-    the batch. Start from ``x^T`` (no copy: a view), so ``Q = B``. For the
-    groups from last to first: view the state as ``(P, J_g r_end, Q)`` and
-    apply the group's matrix ``(r_start I_g, J_g r_end)`` to the middle index
-    (:func:`~tnnlib.nn.base.apply_to_middle`: a batched matrix product over
-    ``P``). The result ``(P, r_start I_g, Q)`` is already laid out for the
-    next group: its middle index ends with ``r_start``, which the previous
-    group contracts together with its input modes, the last of the ``P``
-    modes. The first group has ``P = 1``: one matrix product, whose
-    ``(M, B)`` result is ``y^T``.
+    Algorithm. The state is a 3-index tensor ``(P, K, Q)``: ``K`` = what the
+    next group contracts (its input modes and its right bond), ``P`` = the
+    input modes not contracted yet, ``Q`` = the output modes produced so far;
+    the batch index rides along in front of ``P`` or at the end of ``Q``
+    (below). For the groups from last to first: view the state as
+    ``(P, J_g r_end, Q)`` and apply the group's matrix
+    ``(r_start I_g, J_g r_end)`` to the middle index
+    (:func:`~tnnlib.nn.base.apply_to_middle`: one matrix product, batched
+    over ``P``). The result ``(P, r_start I_g, Q)`` is already laid out for
+    the next group: its middle index begins with ``r_start``, which the
+    previous group contracts together with its input modes, the last of the
+    ``P`` indices. No transpose is ever needed.
+
+    Where the batch goes: with at most two groups, in front (start from
+    ``x`` = ``(B J_1 .., J_d)``; the last product is batched over the rows
+    and leaves ``y`` in place, ``(B, I_1, I_2 ..)``). With three or more, at
+    the end (start from ``x^T``, a view; the middle products then have the
+    batch among their columns, ``Q = I_{g+1}.. B``, instead of many tiny
+    products, one per row; ``y^T`` comes out, a transposed view).
     """
     batch, rest_in = x.shape
-    state, trailing = x.t(), batch                                   # (N, B): view, no copy
+    batch_first = len(merged) <= 2
+    state, produced = (x if batch_first else x.t()), 1
     for core in reversed(merged):
         r0, I, J, r1 = core.shape
         rest_in //= J
         matrix = core.reshape(r0 * I, J * r1)
-        state = apply_to_middle(matrix, state.reshape(rest_in, J * r1, trailing))   # (P, r0 I, Q)
-        trailing *= I
-    return state.reshape(-1, batch).t()                              # (I_1 .. I_d, B) -> (B, M)
+        if batch_first:
+            state = apply_to_middle(matrix, state.reshape(batch * rest_in, J * r1, produced))   # (B P, r0 I, Q)
+        else:
+            state = apply_to_middle(matrix, state.reshape(rest_in, J * r1, produced * batch))   # (P, r0 I, Q B)
+        produced *= I
+    return state.reshape(batch, produced) if batch_first else state.reshape(produced, batch).t()
 
 
 def contract_groups(x: torch.Tensor, merged, bias: torch.Tensor | None = None, chunk_rows: int | None = None):
@@ -99,9 +110,11 @@ def contract_groups(x: torch.Tensor, merged, bias: torch.Tensor | None = None, c
     Shapes: ``x`` (B, N), ``bias`` (M,) or None -> (B, M), contiguous. Under
     autocast the bias is cast to the result's dtype, as ``nn.Linear`` does.
     """
-    chunks = [x] if chunk_rows is None or chunk_rows >= x.shape[0] else x.split(chunk_rows)
-    y = torch.cat([contract_chunk(chunk, merged) for chunk in chunks])   # (B, M), contiguous
-    return y if bias is None else y.add_(bias.to(y.dtype))          # (cat keeps no copy of y: in place is safe)
+    if chunk_rows is None or chunk_rows >= x.shape[0]:
+        y = contract_chunk(x, merged).contiguous()
+    else:
+        y = torch.cat([contract_chunk(chunk, merged) for chunk in x.split(chunk_rows)])
+    return y if bias is None else y + bias.to(y.dtype)
 
 
 def _tt_ranks(ranks, d: int) -> tuple:
