@@ -42,24 +42,26 @@ BATCHES = (1, 32, 512)
 def _interleaved(fns: dict, quick: bool, sync) -> dict:
     """Milliseconds per call of each function: the minimum over interleaved rounds.
 
-    One round calls every function once, in a shuffled order; the minimum over rounds is
-    robust to other work on a shared machine (which a median over
-    back-to-back repeats is not: a busy second of the machine lands on one
-    function only). Rounds: 1 with ``--quick``, else enough for about a
-    second per function (3 to 15).
+    One round times every function once, in a shuffled order; the minimum
+    over rounds is robust to other work on a shared machine (which a median
+    over back-to-back repeats is not: a busy second of the machine lands on
+    one function only). A fast function is timed over several calls in a row
+    (about 2 ms' worth), as ``timeit`` does. Rounds: 1 with ``--quick``,
+    else enough for about a second per function (3 to 15).
     """
-    def once(fn):
-        return 1e3 * median_time(fn, repeats=1, warmup=0, sync=sync)
+    def once(fn, number=1):
+        return 1e3 * median_time(lambda: [fn() for _ in range(number)], repeats=1, warmup=0, sync=sync) / number
 
     first = {name: once(fn) for name, fn in fns.items()}               # warm-up, and a first reading
     if quick:
         return first
+    numbers = {name: max(1, int(2.0 / max(t, 1e-3))) for name, t in first.items()}
     rounds = int(min(15, max(3, 1000 / max(1e-3, max(first.values())))))
     best, order, shuffle = dict(first), list(fns), random.Random(0).shuffle
     for _ in range(rounds):
         shuffle(order)                   # a new order each round: no variant always follows the same one
         for name in order:
-            best[name] = min(best[name], once(fns[name]))
+            best[name] = min(best[name], once(fns[name], numbers[name]))
     return best
 
 
