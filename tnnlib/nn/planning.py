@@ -22,22 +22,27 @@ With 4 cores there are 2^3 = 8 ways to cut the chain:
   ``2 r / sqrt(M)`` of the dense cost. Usually the best at large batch.
 * the rest, e.g. ``(1, 3)`` or ``(1, 2, 1)``, which are rarely best.
 
-The cost model is the number of floating-point operations (2 per
-multiply-add) of merging and of contracting, plus a fixed price per kernel
-call, expressed in flops (``CostModel.kernel_flops``): tiny products are
-dominated by the call, not the arithmetic. A layer asks :func:`plan_tt` once
-per (batch-size bucket, device, dtype) and caches the answer; the forward pass
-only looks the plan up.
+The cost model (:class:`CostModel`) prices a candidate in flop-equivalents:
+its floating-point operations (2 per multiply-add; narrow products, with a
+side below 64, are charged more, since BLAS runs them far below peak), plus
+the elements it reads and writes, plus a fixed price per kernel call. Flops
+alone are not time: counting flops only, the planner would contract a rank-4
+4096 x 4096 layer at batch 512 core by core, which runs twice as slowly as
+two halves. The constants were fitted on the course's 2-core CPU; the
+benchmark ``python -m tnnlib.bench layers`` shows, for each point of its grid,
+the chosen plan next to the fastest one measured. A layer asks
+:func:`plan_tt` once per (batch-size bucket, device, dtype) and caches the
+answer; the forward pass only looks the plan up.
 
 The execution (:func:`~tnnlib.nn.tt_linear.contract_groups`) keeps the
 intermediate result as a 3-index tensor ``(P, K, Q)`` whose middle index ``K``
 is exactly what the next merged core contracts; a step is then one (batched)
-matrix product (:func:`step_kind`) and usually needs no transpose. Two facts
-of real machines enter the execution, not the flop count: the intermediates
-carry a rank index and outgrow the cache at large batch, so on a CPU the
-batch is contracted in blocks of rows (:func:`chunk_rows`); and a batched
-product of many tiny matrices costs about a microsecond per matrix, which the
-kernel count charges (:func:`step_kernels`).
+matrix product (:func:`step_kind`) and needs no transpose. Two facts of real
+machines shape the execution: the intermediates carry a rank index and
+outgrow the cache at large batch, so on a CPU the batch is contracted in
+blocks of rows (:func:`chunk_rows`); and a batched product of many tiny
+matrices costs about a microsecond per matrix (:func:`step_kernels`), so the
+batch index rides with the output modes when there are middle steps.
 """
 from __future__ import annotations
 
