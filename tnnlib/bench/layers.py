@@ -9,7 +9,7 @@ times, then one row per layer:
 
 * ``TTLinear`` with the TT rank: the strategy its planner picks (``plan``,
   ``plan_ms``) and the fastest of all 2^(d-1) groupings measured (``best``,
-  ``best_ms``), so ``plan/best`` shows what the flop model loses;
+  ``best_ms``), so ``plan/best`` shows what the cost model loses;
 * ``TRLinear``, ``CPLinear``, ``TuckerLinear`` (Tucker-2) and
   ``LowRankLinear`` with ranks chosen to have about the TT layer's number of
   parameters (``params``), each with its two strategies ("factored", "dense");

@@ -10,7 +10,7 @@ layer), ``to_dense()`` (the equivalent dense layer), ``cost(batch_size)``
 Modules (one idea each):
 
 * :mod:`~tnnlib.nn.tt_linear` - :class:`TTLinear`, the TT-matrix (MPO) layer;
-* :mod:`~tnnlib.nn.planning` - choosing the contraction order by a flop model;
+* :mod:`~tnnlib.nn.planning` - choosing the contraction order by a cost model;
 * :mod:`~tnnlib.nn.factorized` - :class:`LowRankLinear`, :class:`TuckerLinear`,
   :class:`CPLinear`, :class:`TRLinear`;
 * :mod:`~tnnlib.nn.embedding` - :class:`TTEmbedding`;
@@ -23,11 +23,11 @@ from .base import TensorizedLinear
 from .conv import CPConv2d, TuckerConv2d
 from .embedding import TTEmbedding
 from .factorized import CPLinear, LowRankLinear, TRLinear, TuckerLinear
-from .planning import LayerCost, Plan, plan_tt
+from .planning import CostModel, LayerCost, Plan, plan_tt
 from .tensorize import TensorizeReport, tensorize
 from .tt_linear import TTLinear
 
 __all__ = [
     "TTLinear", "TuckerLinear", "CPLinear", "TRLinear", "LowRankLinear", "TTEmbedding", "CPConv2d",
-    "TuckerConv2d", "TensorizedLinear", "tensorize", "TensorizeReport", "LayerCost", "Plan", "plan_tt",
+    "TuckerConv2d", "TensorizedLinear", "tensorize", "TensorizeReport", "LayerCost", "Plan", "plan_tt", "CostModel",
 ]
