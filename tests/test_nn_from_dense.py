@@ -91,7 +91,10 @@ def test_embedding_gradcheck():
         tt(torch.zeros(2))
 
 
-@pytest.mark.parametrize("geometry", [dict(), dict(stride=2, padding=1), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))])
+GEOMETRIES = [dict(), dict(stride=2, padding=1), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))]
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_conv_full_rank_and_gradcheck(geometry):
     torch.manual_seed(0)
     conv = nn.Conv2d(3, 4, (3, 2), **geometry).double()
@@ -165,7 +168,8 @@ def test_tensorize_by_type_in_place_and_exact():
     (dict(targets=["body.0"], method="cp"), ValueError, "needs max_rank"),
     (dict(targets=["body.0"], method="svd"), ValueError, "unknown method"),
     (dict(targets=["conv"], method="tt"), ValueError, "layer 'conv'.*Conv2d cannot be tensorized with method 'tt'"),
-    (dict(targets=["embed"], method="cp", max_rank=2), ValueError, "layer 'embed'.*only be tensorized with method 'tt'"),
+    (dict(targets=["embed"], method="cp", max_rank=2), ValueError,
+     "layer 'embed'.*only be tensorized with method 'tt'"),
     (dict(targets=["body.0", "body.2"], modes={"body.2": ((8, 8), (2, 5))}), ValueError, "layer 'body.2'.*in_modes"),
     (dict(targets=[nn.LSTM]), ValueError, "no layer of type LSTM"),
 ])

@@ -234,7 +234,8 @@ class LayerCost:
 
     def __str__(self):
         return (f"batch {self.batch_size}, strategy {self.strategy}\n"
-                f"  parameters  {self.params:>14,d}  (dense {self.dense_params:,d}: compression {self.compression:.1f}x)\n"
+                f"  parameters  {self.params:>14,d}  "
+                f"(dense {self.dense_params:,d}: compression {self.compression:.1f}x)\n"
                 f"  forward     {self.flops / 1e6:>14,.2f} Mflop (dense {self.dense_flops / 1e6:,.2f}: "
                 f"ratio {self.flop_ratio:.3f})\n"
                 f"  activations {self.activation_bytes / 2**20:>14,.2f} MiB  "
