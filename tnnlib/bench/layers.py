@@ -13,8 +13,10 @@ times, then one row per layer:
 * ``TRLinear``, ``CPLinear``, ``TuckerLinear`` (Tucker-2) and
   ``LowRankLinear`` with ranks chosen to have about the TT layer's number of
   parameters (``params``), each with its two strategies ("factored", "dense");
-* tensorly-torch's ``FactorizedLinear`` (TT, same rank) when ``tltorch`` is
-  importable (it usually is not: the rows are then left out).
+* tensorly-torch's ``FactorizedLinear`` (TT "blocktt", same rank) in both its
+  modes, "factorized" and "reconstructed", at every grid point, when
+  ``tltorch`` is importable (``pip install tensorly-torch``; otherwise the rows
+  are left out).
 
 ``speedup`` is ``nn.Linear``'s forward time over the layer's (above 1: faster).
 Times (ms) are the minimum over rounds that call every variant of one grid
@@ -97,12 +99,16 @@ def matched_layers(n: int, modes, tt_params: int, device, dtype) -> dict:
     }
 
 
-def _tltorch_layer(modes, rank, device, dtype):
+def _tltorch_layers(modes, rank, device, dtype) -> dict:
+    """tensorly-torch's TT ("blocktt") ``FactorizedLinear`` in both its modes, if installed."""
     try:
         import tltorch
     except ImportError:
-        return None
-    return tltorch.FactorizedLinear(modes, modes, rank=rank, factorization="blocktt").to(device, dtype)
+        return {}
+    return {f"tltorch FactorizedLinear ({mode})":
+            tltorch.FactorizedLinear(modes, modes, rank=rank, factorization="blocktt",
+                                     implementation=mode).to(device, dtype)
+            for mode in ("factorized", "reconstructed")}
 
 
 def _rows(base, named_layers, x, quick, sync) -> list:
@@ -170,9 +176,7 @@ def run(args) -> list:
                     layers = {"nn.Linear": linear, "TTLinear": tt}
                     if rank == 16:
                         layers.update(matched_layers(n, modes, tt.weight_parameters(), device, dtype))
-                        other = _tltorch_layer(modes, rank, device, dtype)
-                        if other is not None:
-                            layers["tltorch FactorizedLinear"] = other
+                    layers.update(_tltorch_layers(modes, rank, device, dtype))
                     rows += _rows(dict(base, rank=rank), layers, x, quick, sync)
     columns = ["device", "dtype", "shape", "batch", "layer", "rank", "params", "fwd_ms", "fwdbwd_ms",
                "linear_fwd_ms", "linear_fwdbwd_ms", "speedup", "plan", "best", "best_ms", "plan/best"]

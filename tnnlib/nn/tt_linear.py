@@ -218,10 +218,16 @@ class TTLinear(TensorizedLinear):
         return merged
 
     def _forward(self, x, groups):
+        if len(groups) == 1:  # "dense": rebuild W, then one fused product with the bias (as nn.Linear)
+            return nn.functional.linear(x, self.full_weight(), self.bias)
         return contract_groups(x, self.merged_cores(groups), self.bias, self.chunk_rows(groups, x.device.type))
 
     def full_weight(self) -> torch.Tensor:
-        return merge_cores(list(self.cores)).reshape(self.out_features, self.in_features)
+        # merge each half first: merging left to right would pass through an intermediate
+        # r_{d-1} times the size of W (16x at rank 16); two halves never exceed W's size
+        cores, half = list(self.cores), len(self.cores) // 2
+        halves = [merge_cores(cores[:half]), merge_cores(cores[half:])] if half else [merge_cores(cores)]
+        return merge_cores(halves).reshape(self.out_features, self.in_features)
 
     def _describe(self) -> str:
         return f"in_modes={self.in_modes}, out_modes={self.out_modes}, ranks={self.ranks}"
