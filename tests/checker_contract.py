@@ -7,12 +7,19 @@ calls :func:`make_contract_tests` to get the standard parametrised tests:
 * the reference implementation passes and is returned;
 * a stub raising NotImplementedError is reported as "not done yet", does not
   raise, and the reference is returned so the lesson can go on;
-* every wrong answer raises ExerciseFailed whose message names the exercise;
+* every wrong answer raises ExerciseFailed whose message names the exercise and
+  says which check caught it (not *your code raised ...*: a crash is no check);
 * a function that crashes is reported as *your code raised ...*.
 """
+import re
+
 import pytest
 
 from tnnlib.checking import REGISTRY, ExerciseFailed
+
+#: Errors a checker raises on purpose inside the learner's code (reported as "your code raised ..."):
+#: a wrong answer stopped by one of these is caught by the check, not by a crash.
+CHECKER_GUARDS = ("this exercise must not form the full tensor",)
 
 
 def _checker_of(module, number):
@@ -58,8 +65,12 @@ def make_contract_tests(module, wrong_answers):
 
     @pytest.mark.parametrize("number,index,answer", wrong, ids=[f"{n}-{i}" for n, i, _ in wrong])
     def test_wrong_answer_fails(number, index, answer):
-        with pytest.raises(ExerciseFailed, match=rf"Exercise {number} "):
+        with pytest.raises(ExerciseFailed, match=rf"^Exercise {re.escape(number)} ") as info:
             _checker_of(module, number)(answer)
+        # caught by a check, not by crashing (which test_crash_is_reported_as_the_learners covers)
+        message = str(info.value)
+        assert "your code raised" not in message or any(guard in message for guard in CHECKER_GUARDS), \
+            f"wrong answer {index} of exercise {number} crashed instead of being caught by a check: {message}"
 
     return test_reference_passes, test_stub_is_pending_and_falls_back, test_crash_is_reported_as_the_learners, \
         test_at_least_two_wrong_answers, test_wrong_answer_fails

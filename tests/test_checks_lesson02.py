@@ -25,9 +25,9 @@ def _approx_smallest_terms(a, r):               # keeps the r smallest singular 
     return (u[:, -r:] * s[-r:]) @ vh[-r:]
 
 
-def _approx_rows_of_u(a, r):                    # slices rows of U instead of columns
+def _approx_columns_of_vh(a, r):                # slices columns of vh (as if it were V) instead of rows
     u, s, vh = _svd(a)
-    return (u[:r] * s[:r]) @ vh[:r]
+    return (u[:, :r] * s[:r]) @ vh[:, :r].T
 
 
 # 2.2: rank for an energy
@@ -61,7 +61,7 @@ def _truncate_one_more(a, eps):                 # keeps one term more than the s
 
 
 WRONG_ANSWERS = {
-    "2.1": [_approx_one_term_too_many, _approx_without_s, _approx_smallest_terms, _approx_rows_of_u],
+    "2.1": [_approx_one_term_too_many, _approx_without_s, _approx_smallest_terms, _approx_columns_of_vh],
     "2.2": [_energy_of_s, _energy_off_by_one, _energy_strict],
     "2.3": [
         lambda a, eps: _truncate_by(a, lambda t, s: t <= eps),                  # absolute, not relative

@@ -30,9 +30,9 @@ def _contract_mixing_rank_and_mode(tt):            # reshapes the core (r, n, r'
 
 def _contract_reversed(tt):                        # multiplies the cores right to left, modes come out reversed
     shape = tuple(c.shape[1] for c in tt.cores)
-    result = tt.cores[-1]
-    for core in reversed(tt.cores[:-1]):
-        result = np.tensordot(result, core, axes=(0, -1))
+    result = tt.cores[-1][:, :, 0]                 # (r_(d-1), n_d)
+    for core in reversed(tt.cores[:-1]):           # each new mode is appended last instead of put first
+        result = np.moveaxis(np.tensordot(core, result, axes=(-1, 0)), 1, -1)
     return result.reshape(shape)
 
 

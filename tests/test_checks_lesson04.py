@@ -28,9 +28,11 @@ def _hosvd_core_not_projected(x, ranks):       # right factors, but the core is 
     return TuckerTensor(x[tuple(slice(r) for r in ranks)], _leading(x, ranks))
 
 
-def _hosvd_core_transposed(x, ranks):          # core with its modes reversed (np.transpose's default)
-    factors = _leading(x, ranks)
-    return TuckerTensor(np.transpose(multi_mode_product(x, factors, transpose=True)), factors)
+def _hosvd_core_transposed(x, ranks):          # core with two of its modes swapped (transposed the wrong axes);
+    factors = _leading(x, ranks)               # swaps two modes of equal rank, so the shapes still match
+    core = multi_mode_product(x, factors, transpose=True)
+    a, b = next((a, b) for a in range(len(ranks)) for b in range(a + 1, len(ranks)) if ranks[a] == ranks[b])
+    return TuckerTensor(np.swapaxes(core, a, b), factors)
 
 
 def _kr_reversed(matrices):                    # first matrix varying fastest (Fortran order)

@@ -46,9 +46,13 @@ def _reshape_transposed(W, out_modes, in_modes):     # treats W as (in, out): W.
     return t.transpose(order).reshape([i * j for i, j in zip(out_modes, in_modes)])
 
 
-def _matvec_transposed(cores, x):                    # contracts the OUTPUT index of each core: W^T x
-    swapped = [c.transpose(0, 2, 1, 3) for c in cores]
-    return TTMatrix(swapped).matvec(x)
+def _matvec_output_fortran_order(cores, x):     # writes y's index (i_1..i_d) with i_1 varying fastest
+    outs = [c.shape[1] for c in cores]
+    y = np.asarray(TTMatrix(cores).matvec(x))
+    batch = y.shape[:-1]
+    lead = len(batch)
+    yc = y.reshape(batch + tuple(outs))
+    return yc.transpose(tuple(range(lead)) + tuple(range(yc.ndim - 1, lead - 1, -1))).reshape(y.shape)
 
 
 def _matvec_fortran_order(cores, x):           # reads x's index (j_1..j_d) with j_1 varying fastest
@@ -87,7 +91,7 @@ def _flops_forgot_rank(out_modes, in_modes, ranks, batch=1):  # forgets r_k (the
 WRONG_ANSWERS = {
     "5.1": [_tr_no_trace, _tr_sum_all, _tr_modes_reversed],
     "5.2": [_reshape_inputs_first, _reshape_no_interleave, _reshape_transposed],
-    "5.3": [_matvec_transposed, _matvec_fortran_order, _matvec_single_only],
+    "5.3": [_matvec_output_fortran_order, _matvec_fortran_order, _matvec_single_only],
     "5.4": [_flops_no_batch, _flops_multiply_adds, _flops_all_inputs, _flops_forgot_rank],
 }
 
