@@ -283,8 +283,11 @@ def test_figures_folder_matches_registry():
         "every PNG in figures/ must be made by a figure registered in tnnlib/figures.py"
 
 
-def test_command_refuses_to_write_reduced_figures_into_the_repository(capsys):
-    # tests run with TNN_FAST=1, where some figures are reduced versions
+def test_command_refuses_to_write_reduced_figures_into_the_repository(tmp_path, monkeypatch, capsys):
+    # tests run with TNN_FAST=1, where some figures are reduced versions; the figures folder is
+    # redirected so that a regression writes into tmp_path, never into the repository's figures/
+    monkeypatch.setattr(figures, "FIGURES_DIR", tmp_path)
     with pytest.raises(SystemExit):
         figures.main(["--only", "tensor_orders"])
     assert "fast mode is on" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
