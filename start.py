@@ -26,6 +26,7 @@ from pathlib import Path
 
 TORCH_VERSION = "2.13.0"  # the version the course is tested with
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+PYPI = "https://pypi.org/simple"
 REPO = Path(__file__).resolve().parent
 
 
@@ -47,9 +48,10 @@ def install_torch(build: str) -> None:
         return
     wanted = f"torch=={TORCH_VERSION}"
     if build == "cpu" and platform.system() == "Linux":
-        # A local CPU wheel (pip's find-links configuration) needs no network at all;
-        # otherwise PyTorch's CPU-only index.
-        if pip("--no-index", wanted) == 0 or pip(wanted, "--index-url", CPU_INDEX) == 0:
+        # "+cpu" names the CPU-only build: found at once where pip's configuration points at a
+        # local wheel (find-links); PyPI has none, so elsewhere this fails fast and we use
+        # PyTorch's CPU-only index (with PyPI for torch's own dependencies).
+        if pip(f"{wanted}+cpu") == 0 or pip(wanted, "--index-url", CPU_INDEX, "--extra-index-url", PYPI) == 0:
             return
         sys.exit("Could not install the CPU build of torch; see the README, 'Installing PyTorch yourself'.")
     if pip(wanted) != 0:
