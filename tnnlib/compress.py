@@ -202,15 +202,20 @@ def heal(model: nn.Module, inputs, labels, steps: int = 300, batch_size: int = 6
 
 
 @torch.no_grad()
-def logits_of(model: nn.Module, inputs, batch_size: int = 1000) -> torch.Tensor:
-    """``model(inputs)`` in eval mode, in batches (e.g. the teacher's logits for :func:`heal`)."""
+def _in_eval_batches(model: nn.Module, fn, inputs, batch_size: int) -> torch.Tensor:
+    """``fn(inputs)`` batch by batch, with ``model`` in eval mode, its mode restored afterwards."""
     p = next(model.parameters())
     inputs = torch.as_tensor(inputs)
     was_training = model.training
     model.eval()
-    out = torch.cat([model(inputs[i:i + batch_size].to(p.device, p.dtype)) for i in range(0, len(inputs), batch_size)])
+    out = torch.cat([fn(inputs[i:i + batch_size].to(p.device, p.dtype)) for i in range(0, len(inputs), batch_size)])
     model.train(was_training)
     return out
+
+
+def logits_of(model: nn.Module, inputs, batch_size: int = 1000) -> torch.Tensor:
+    """``model(inputs)`` in eval mode, in batches (e.g. the teacher's logits for :func:`heal`)."""
+    return _in_eval_batches(model, model, inputs, batch_size)
 
 
 # ---------------------------------------------------------------------------
@@ -238,17 +243,9 @@ class ClassifierHead(nn.Module):
         return model
 
 
-@torch.no_grad()
 def cached_features(model: nn.Module, images, batch_size: int = 1000) -> torch.Tensor:
     """``model.features(images)`` (the input of ``fc1``), computed in eval mode, in batches."""
-    p = next(model.parameters())
-    images = torch.as_tensor(images)
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model.features(images[i:i + batch_size].to(p.device, p.dtype))
-                     for i in range(0, len(images), batch_size)])
-    model.train(was_training)
-    return out
+    return _in_eval_batches(model, model.features, images, batch_size)
 
 
 # ---------------------------------------------------------------------------
