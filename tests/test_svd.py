@@ -2,9 +2,16 @@
 import numpy as np
 import pytest
 import torch
+from arrays import dense
 
-from tnnlib.svd import (low_rank_approx, low_rank_params, rank_for_energy, rank_for_error, truncated_split,
-                        truncated_svd)
+from tnnlib.svd import (
+    low_rank_approx,
+    low_rank_params,
+    rank_for_energy,
+    rank_for_error,
+    truncated_split,
+    truncated_svd,
+)
 
 SPECTRUM = np.array([4.0, 2.0, 1.0, 0.5, 0.1])
 
@@ -23,10 +30,6 @@ def as_kind(x, kind, dtype):
     if kind == "torch":
         return torch.tensor(np.asarray(x).astype(dtype))
     return np.asarray(x).astype(dtype)
-
-
-def dense(x):
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 # --- choosing the rank -------------------------------------------------------------------------

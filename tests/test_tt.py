@@ -5,26 +5,25 @@ import math
 import numpy as np
 import pytest
 import torch
+from arrays import KINDS, dense, like, rel_error
 
-from tnnlib.tt import (TTTensor, bond_spectra, entanglement_entropy, inner, is_left_orthogonal,
-                       is_right_orthogonal, left_orthogonalize, max_tt_ranks, orthogonalize, random_tt,
-                       right_orthogonalize, tt_round, tt_svd)
+from tnnlib.tt import (
+    TTTensor,
+    bond_spectra,
+    entanglement_entropy,
+    inner,
+    is_left_orthogonal,
+    is_right_orthogonal,
+    left_orthogonalize,
+    max_tt_ranks,
+    orthogonalize,
+    random_tt,
+    right_orthogonalize,
+    tt_round,
+    tt_svd,
+)
 
-KINDS = [("numpy", np.float64), ("numpy", np.float32), ("torch", torch.float64), ("torch", torch.float32),
-         ("numpy", np.complex128)]
 TOL = {np.float64: 1e-11, torch.float64: 1e-11, np.complex128: 1e-11, np.float32: 2e-5, torch.float32: 2e-5}
-
-
-def like(kind, dtype):
-    return torch.zeros(1, dtype=dtype) if kind == "torch" else np.zeros(1, dtype=dtype)
-
-
-def dense(x):
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
-def rel_error(a, b):
-    return np.linalg.norm(dense(a) - dense(b)) / np.linalg.norm(dense(b))
 
 
 def noisy(x, level, seed=0):

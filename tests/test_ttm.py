@@ -3,25 +3,12 @@ ttm_svd (exact recovery, eps bound), factorize_dim, bad input, and a cross-check
 import numpy as np
 import pytest
 import torch
+from arrays import KINDS, dense, like, rel_error
 
 from tnnlib.tt import TTTensor
 from tnnlib.ttm import TTMatrix, factorize_dim, random_ttm, ttm_svd
 
-KINDS = [("numpy", np.float64), ("numpy", np.float32), ("torch", torch.float64), ("torch", torch.float32),
-         ("numpy", np.complex128)]
 TOL = {np.float64: 1e-12, torch.float64: 1e-12, np.complex128: 1e-12, np.float32: 1e-5, torch.float32: 1e-5}
-
-
-def like(kind, dtype):
-    return torch.zeros(1, dtype=dtype) if kind == "torch" else np.zeros(1, dtype=dtype)
-
-
-def dense(x):
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
-def rel_error(a, b):
-    return np.linalg.norm(dense(a) - dense(b)) / np.linalg.norm(dense(b))
 
 
 def vectors(shape, kind, dtype, seed=0):

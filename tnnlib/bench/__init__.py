@@ -37,6 +37,13 @@ def median_time(fn, repeats: int = 5, warmup: int = 1, sync=None) -> float:
     return statistics.median(times)
 
 
+def rel_error(approx, exact) -> float:
+    """Relative Frobenius error ``||approx - exact|| / ||exact||`` of NumPy arrays."""
+    import numpy as np
+
+    return float(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
+
+
 def format_table(rows, columns=None) -> str:
     """Render a list of dicts as a Markdown table (floats to 4 significant digits)."""
     if not rows:

@@ -32,10 +32,10 @@ import statistics
 
 import numpy as np
 
-from . import median_time
 from ..cp import cp_als, random_cp
 from ..tr import TRTensor, random_tr, tr_als, tr_svd
 from ..tucker import TuckerTensor, hooi, hosvd
+from . import median_time, rel_error
 
 NOISE = 1e-2
 
@@ -44,10 +44,6 @@ def _plus_noise(x, seed):
     """``x`` normalised, plus Gaussian noise of relative norm NOISE."""
     noise = np.random.default_rng(seed).standard_normal(x.shape)
     return x / np.linalg.norm(x) + NOISE * noise / np.linalg.norm(noise)
-
-
-def _rel_error(approx, exact) -> float:
-    return float(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
 
 
 def _tensorly():
@@ -77,7 +73,7 @@ def _row(workload, method, exact, ours, theirs, repeats, warmup):
     row = {"workload": workload, "method": method}
     for name, pair in pairs.items():
         row[f"{name}_ms"] = 1e3 * statistics.median(times[name]) if pair else None
-        row[f"{name}_err"] = _rel_error(pair[1](pair[0]()), exact) if pair else None
+        row[f"{name}_err"] = rel_error(pair[1](pair[0]()), exact) if pair else None
     row["ratio"] = row["tnnlib_ms"] / row["tensorly_ms"] if theirs is not None else None
     return row
 

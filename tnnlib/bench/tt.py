@@ -21,18 +21,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import median_time
 from ..tt import random_tt, tt_svd
 from ..ttm import random_ttm, ttm_svd
+from . import median_time, rel_error
 
 
 def _with_noise(x, level, seed):
     noise = np.random.default_rng(seed).standard_normal(x.shape)
     return x + level * np.linalg.norm(x) / np.linalg.norm(noise) * noise
-
-
-def _rel_error(approx, exact) -> float:
-    return float(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
 
 
 def _tensorly():
@@ -48,7 +44,7 @@ def _measure(rows, workload, method, max_rank, fn, to_dense, exact, repeats, war
     seconds = median_time(fn, repeats=repeats, warmup=warmup)
     result = fn()
     rows.append({"workload": workload, "method": method, "max_rank": max_rank,
-                 "time_ms": 1e3 * seconds, "rel_error": _rel_error(to_dense(result), exact),
+                 "time_ms": 1e3 * seconds, "rel_error": rel_error(to_dense(result), exact),
                  "ranks": str(tuple(result.rank if hasattr(result, "rank") else result.ranks)),
                  "time_vs_tensorly": None, "error_vs_tensorly": None})
 
