@@ -1,5 +1,4 @@
 """Every notebook of the course is clean, seeded, offline and uses only known nbval markers."""
-import json
 import re
 from pathlib import Path
 

@@ -33,8 +33,8 @@ import random
 import torch
 from torch import nn
 
-from . import median_time
 from ..nn import CPLinear, LowRankLinear, TRLinear, TTLinear, TuckerLinear
+from . import median_time
 
 SHAPES = {1024: (4, 8, 8, 4), 4096: (8, 8, 8, 8)}
 RANKS = (4, 16, 32)
@@ -114,7 +114,7 @@ def _tltorch_layers(modes, rank, device, dtype) -> dict:
 def _rows(base, named_layers, x, quick, sync) -> list:
     """One row per layer: all its strategies' forward times and its forward+backward time."""
     linear = named_layers.pop("nn.Linear")
-    fns, owners = {"linear": _forward(linear, x), "linear fwd+bwd": _forward_backward(linear, x)}, {}
+    fns = {"linear": _forward(linear, x), "linear fwd+bwd": _forward_backward(linear, x)}
     for name, layer in named_layers.items():
         for strategy in getattr(layer, "strategies", ("",)):
             fns[(name, strategy)] = _forward(_Forced(layer, strategy), x)

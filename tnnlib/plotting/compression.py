@@ -24,7 +24,7 @@ Static figures registered for the lessons (``python -m tnnlib.figures``):
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -212,7 +212,7 @@ def conv_factorizations() -> Figure:
     """A d x d convolution, its CP (Lebedev et al. 2015) and Tucker-2 (Kim et al. 2016) factorisations."""
     fig = Figure(figsize=(13.0, 5.2))
     ax = fig.add_axes((0, 0, 1, 1))
-    plain, one_by_one, spatial = "#d7e8f7", "#e8f4e2", "#fbe3c4"
+    one_by_one, spatial = "#e8f4e2", "#fbe3c4"
     _pipeline(ax, 4.4, "dense convolution", [("C", r"$d \times d$ conv" + "\nC -> S", spatial)],
               ("S", r"$S\,C\,d^2$ parameters"))
     _pipeline(ax, 2.3, "CP (Lebedev et al. 2015)",
