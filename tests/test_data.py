@@ -1,5 +1,8 @@
 """Tests of the offline data sets in ``tnnlib.data`` (fast: a few seconds)."""
 import fnmatch
+import hashlib
+import re
+import shutil
 import socket
 from pathlib import Path
 
@@ -10,6 +13,8 @@ import tnnlib.data as data
 from tnnlib.data import (
     FASHION_MNIST_CLASSES,
     MNIST_CLASSES,
+    SHIPPED_FILES,
+    DataFileError,
     DataNotFoundError,
     available_photos,
     load_fashion_mnist,
@@ -28,6 +33,7 @@ def _clear_caches():
     """Forget every file already read, so the next load reads from disk again."""
     for reader in (data._read_subset, data._read_png, data._read_mnist_zarr, data._read_idx_pair):
         reader.cache_clear()
+    data._VERIFIED.clear()
 
 
 def _mnist_full_available():
@@ -319,6 +325,106 @@ def test_loaders_work_without_network(monkeypatch):
         load_mnist("test", source="full", n=10)
     if _fashion_full_available():
         load_fashion_mnist("test", source="full", n=10)
+
+
+# ---------------------------------------------------------------------------
+# Damaged shipped files: one clear error naming the file and the fix
+# ---------------------------------------------------------------------------
+
+# One loader call per shipped file.
+READ_FILE = {
+    "mnist_subset.npz": lambda: load_mnist("test", n=3),
+    "fashion_mnist_subset.npz": lambda: load_fashion_mnist("train", n=3),
+    "camera.png": lambda: load_photo("camera"),
+    "coffee.png": lambda: load_photo("coffee"),
+}
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A copy of the data folder that the loaders read instead of the shipped one."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in SHIPPED_FILES:
+        shutil.copyfile(data.DATA_DIR / name, folder / name)
+    monkeypatch.setattr(data, "DATA_DIR", folder)
+    _clear_caches()
+    yield folder
+    _clear_caches()
+
+
+def _assert_says_how_to_restore(err, filename, what):
+    message = str(err)
+    assert filename in message and what in message
+    assert f"git checkout -- tnnlib/data/{filename}" in message
+    assert "reinstall" in message
+
+
+def test_shipped_files_pass_their_checksums(data_copy):
+    for read in READ_FILE.values():
+        read()
+
+
+@pytest.mark.parametrize("filename", sorted(SHIPPED_FILES))
+def test_missing_file_says_which_and_how_to_restore_it(data_copy, filename):
+    (data_copy / filename).unlink()
+    with pytest.raises(DataFileError) as info:
+        READ_FILE[filename]()
+    _assert_says_how_to_restore(info.value, filename, "missing")
+
+
+@pytest.mark.parametrize("filename", sorted(SHIPPED_FILES))
+def test_truncated_file_says_which_and_how_to_restore_it(data_copy, filename):
+    path = data_copy / filename
+    path.write_bytes(path.read_bytes()[: SHIPPED_FILES[filename][0] // 2])
+    with pytest.raises(DataFileError) as info:
+        READ_FILE[filename]()
+    _assert_says_how_to_restore(info.value, filename, "truncated")
+
+
+@pytest.mark.parametrize("filename", sorted(SHIPPED_FILES))
+def test_altered_file_says_which_and_how_to_restore_it(data_copy, filename):
+    path = data_copy / filename
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0xFF  # same size, one byte changed
+    path.write_bytes(bytes(content))
+    with pytest.raises(DataFileError) as info:
+        READ_FILE[filename]()
+    _assert_says_how_to_restore(info.value, filename, "altered")
+    assert "SHA-256" in str(info.value)
+
+
+def test_checksum_is_computed_once_per_file(data_copy, monkeypatch):
+    calls = []
+    real_sha256 = hashlib.sha256
+
+    def counting_sha256(*args):
+        calls.append(len(args[0]) if args else 0)
+        return real_sha256(*args)
+
+    monkeypatch.setattr(data.hashlib, "sha256", counting_sha256)
+    load_mnist("train", n=2)
+    load_mnist("test", n=2)  # another split of the same file: no second checksum
+    load_photo("camera")
+    load_photo("camera", gray=False)
+    assert len(calls) == 2
+
+
+def test_data_file_error_is_an_os_error():
+    assert issubclass(DataFileError, OSError)
+    assert "DataFileError" in data.__all__
+
+
+def test_recorded_checksums_match_files_and_readme():
+    readme = (data.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    listed = dict((name, sha) for sha, name in re.findall(r"^([0-9a-f]{64})  (\S+)$", readme, re.MULTILINE))
+    for name, (size, sha256) in SHIPPED_FILES.items():
+        content = (data.DATA_DIR / name).read_bytes()
+        assert (len(content), hashlib.sha256(content).hexdigest()) == (size, sha256), name
+        assert listed.get(name) == sha256, f"README.md lists another SHA256 for {name}"
+        assert f"| `{name}` | {size:,} B |" in readme, f"README.md lists another size for {name}"
+    shipped = {p.name for p in data.DATA_DIR.iterdir() if p.suffix in (".npz", ".png")}
+    assert shipped == set(SHIPPED_FILES)
 
 
 # ---------------------------------------------------------------------------

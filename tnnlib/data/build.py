@@ -52,6 +52,11 @@ proportion (floor or ceiling of ``n`` times its share), since the loaders'
 fixed time stamps and compression level, so a rebuild with the same NumPy
 and zlib gives the same bytes; the script prints the SHA256 of each file and
 of the arrays in it (the array digest does not depend on zlib).
+
+The loaders refuse a file whose size or SHA256 differs from
+``tnnlib.data.SHIPPED_FILES``: after a rebuild that changes the bytes, the
+script lists the files that differ; copy their new sizes and SHA256 into
+``SHIPPED_FILES`` and into ``README.md``.
 """
 from __future__ import annotations
 
@@ -69,6 +74,7 @@ from tnnlib.data import (
     DATA_DIR,
     FASHION_MNIST_SUBSET_FILE,
     MNIST_SUBSET_FILE,
+    SHIPPED_FILES,
     _fashion_mnist_full_dir,
     _mnist_full_path,
     _read_idx_pair,
@@ -310,6 +316,12 @@ def report(out_dir, contents):
                     extra = f"  classes {np.bincount(array, minlength=10).tolist()}"
                 print(f"      {name:12s} {str(array.shape):16s} {array.dtype}{extra}")
     print(f"  {'total':26s} {total:>10,d} bytes ({total / 2**20:.2f} MiB)")
+    changed = [filename for filename, (size, sha256) in SHIPPED_FILES.items()
+               if (out_dir / filename).stat().st_size != size or file_sha256(out_dir / filename) != sha256]
+    if changed:
+        print("\nThese files differ from tnnlib.data.SHIPPED_FILES, so the loaders will refuse them until "
+              "their new size and SHA256 (above) are copied into SHIPPED_FILES (tnnlib/data/__init__.py) "
+              "and README.md: " + ", ".join(changed))
 
 
 def main(argv=None):
