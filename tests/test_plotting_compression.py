@@ -85,7 +85,8 @@ def test_sweep_curves_groups_rows_by_method_in_percent():
 
 def test_sweep_settings_reach_past_the_target():
     tt = [s for s in cplot.SWEEP_SETTINGS if s["method"] == "tt"]
-    assert {s["modes"] for s in tt} == {cplot.TT_MODES}
+    assert {(s["in_modes"], s["out_modes"]) for s in tt} == {cplot.TT_MODES}
+    assert all("rank" in s for s in cplot.SWEEP_SETTINGS if s["method"] == "cp")
     assert {s["method"] for s in cplot.SWEEP_SETTINGS} == {"tt", "tucker", "cp"}
 
 
@@ -108,3 +109,7 @@ def test_plot_sweep_has_a_zoomed_healed_panel():
     assert left.get_title() == "t"
     assert {line.get_gid() for line in right.get_lines()} == {"curve:TT:healed", "curve:Tucker-2:healed", "baseline"}
     assert right.get_ylim() == pytest.approx((97.36, 99.66))
+    # one legend under both panels, none inside them
+    assert left.get_legend() is None and right.get_legend() is None and len(fig.legends) == 1
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["TT, truncated", "TT, healed"] and "dense (99.36%)" in labels

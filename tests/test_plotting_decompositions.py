@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+
 from tnnlib.figures import build, registered  # noqa: E402
-from tnnlib.plotting.decompositions import (  # noqa: E402
-    plot_cost_curves, plot_cp_degeneracy, plot_error_vs_params)
+from tnnlib.plotting.decompositions import plot_cost_curves, plot_cp_degeneracy, plot_error_vs_params  # noqa: E402
 
 
 def _gids(ax):
@@ -29,6 +30,33 @@ def test_error_vs_params_rejects_bad_input():
         plot_error_vs_params({})
     with pytest.raises(ValueError, match="as many x as y"):
         plot_error_vs_params({"TT": ([1, 2], [0.1])})
+    with pytest.raises(ValueError, match="not both"):
+        plot_error_vs_params({"TT": ([1, 2], [0.2, 0.1])}, n_entries=10, full_size=10)
+
+
+def test_error_vs_params_older_keyword_full_size_is_n_entries():
+    results = {"TT": ([10, 20], [0.2, 0.1])}
+    new, old = plot_error_vs_params(results, n_entries=100), plot_error_vs_params(results, full_size=100)
+    for fig in (new, old):
+        dense = next(line for line in fig.axes[0].lines if line.get_gid() == "dense")
+        assert list(dense.get_xdata()) == [100, 100]
+
+
+def test_error_vs_params_linear_axis_keeps_zero_errors_log_axis_drops_them():
+    results = {"SVD": ([100, 1000], [0.5, 0.0])}
+    linear = plot_error_vs_params(results, logy=False).axes[0]
+    assert linear.get_yscale() == "linear" and list(linear.lines[0].get_ydata()) == [0.5, 0.0]
+    log = plot_error_vs_params(results).axes[0]
+    assert log.get_yscale() == "log" and list(log.lines[0].get_ydata()) == [0.5]
+
+
+def test_error_vs_params_into_given_axes_leaves_the_layout_alone():
+    fig = Figure(figsize=(8, 3))
+    left, right = fig.subplots(1, 2)
+    before = right.get_position().bounds
+    assert plot_error_vs_params({"a": ([1, 2], [0.5, 0.25])}, ax=right, title="t") is fig
+    assert right.get_position().bounds == before and not left.lines
+    assert right.get_title() == "t"
 
 
 def test_cp_degeneracy_two_panels_with_norm_reference():

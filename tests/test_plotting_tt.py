@@ -9,6 +9,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from tnnlib import diagrams as dg  # noqa: E402
 from tnnlib import figures  # noqa: E402
+from tnnlib.plotting import decompositions  # noqa: E402
 from tnnlib.plotting import tt as ttplot  # noqa: E402
 
 
@@ -33,11 +34,16 @@ def test_error_vs_params_draws_into_given_axes():
     assert len(right.get_lines()) == 1 and not left.get_lines()
 
 
+def test_error_vs_params_is_the_one_of_lessons_04_and_05():
+    assert ttplot.plot_error_vs_params is decompositions.plot_error_vs_params
+
+
 @pytest.mark.parametrize("curves, match", [
-    ({}, "no curves"),
+    ({}, "empty"),
     ({"a": ([1, 2], [0.1])}, "same length"),
     ({"a": ([0, 2], [0.1, 0.2])}, "must be > 0"),
-    ({"a": ([1, 2], [-0.1, 0.2])}, "errors >= 0"),
+    ({"a": ([1, 2], [-0.1, 0.2])}, "must be >= 0"),
+    ({"a": 3}, "expected a pair"),
 ])
 def test_error_vs_params_rejects_bad_curves(curves, match):
     with pytest.raises(ValueError, match=match):

@@ -24,40 +24,33 @@ Static figures registered for the lessons (``python -m tnnlib.figures``):
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
+from tnnlib.compress import ClassifierHead, cached_features, compression_sweep
+from tnnlib.data import load_mnist
 from tnnlib.figures import figure
+from tnnlib.models import accuracy, load_reference_cnn
+from tnnlib.plotting.common import LINESTYLES, MARKERS, canvas, new_axes, sorted_curve
+from tnnlib.runtime import fast_mode
 
 __all__ = ["plot_accuracy_vs_compression", "plot_layer_sensitivity", "sweep_curves", "plot_sweep"]
 
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
-_LINESTYLES = ("--", "-", ":", "-.")
-
-
-def _new_figure(ax, figsize):
-    if ax is not None:
-        return ax.figure, ax
-    fig = Figure(figsize=figsize)
-    return fig, fig.add_subplot()
+#: Font size of legends (readable when projected).
+_LEGEND_SIZE = 10
 
 
 def _curve(method: str, stage: str, points) -> tuple:
+    """Compressions (> 0, the x axis) and accuracies of one format and stage, sorted by compression."""
     try:
         xs, ys = points
     except (TypeError, ValueError):
         raise ValueError(f"{method!r}/{stage!r}: expected a pair (compressions, accuracies), got {points!r}") from None
-    xs, ys = np.asarray(xs, dtype=float).ravel(), np.asarray(ys, dtype=float).ravel()
-    if xs.size != ys.size or xs.size == 0:
-        raise ValueError(f"{method!r}/{stage!r}: need as many compressions as accuracies (at least one), "
-                         f"got {xs.size} and {ys.size}")
-    if np.any(xs <= 0):
-        raise ValueError(f"{method!r}/{stage!r}: compressions must be > 0 (dense size / parameters)")
-    order = np.argsort(xs, kind="stable")
-    return xs[order], ys[order]
+    return sorted_curve(f"{method}/{stage}", np.ravel(xs), np.ravel(ys), positive_x=True)
 
 
 def plot_accuracy_vs_compression(results: Mapping[str, Mapping[str, tuple]], baseline: float | None = None,
@@ -91,7 +84,7 @@ def plot_accuracy_vs_compression(results: Mapping[str, Mapping[str, tuple]], bas
         raise ValueError("results is empty: give at least one format")
     if target is not None and baseline is None:
         raise ValueError("a target (min_compression, max_drop) needs the baseline accuracy")
-    fig, ax = _new_figure(ax, (7.0, 4.3))
+    fig, ax = new_axes(ax, (7.0, 4.3))
     stages = []
     for stages_of in results.values():
         for stage in stages_of:
@@ -107,8 +100,8 @@ def plot_accuracy_vs_compression(results: Mapping[str, Mapping[str, tuple]], bas
             all_x.extend(xs)
             s = stages.index(stage)
             hollow = s == 0 and len(stages) > 1
-            ax.plot(xs, ys, linestyle=_LINESTYLES[s % len(_LINESTYLES)] if len(stages) > 1 else "-",
-                    marker=_MARKERS[k % len(_MARKERS)], color=color,
+            ax.plot(xs, ys, linestyle=LINESTYLES[s % len(LINESTYLES)] if len(stages) > 1 else "-",
+                    marker=MARKERS[k % len(MARKERS)], color=color,
                     markerfacecolor="white" if hollow else color, label=f"{method}, {stage}",
                     gid=f"curve:{method}:{stage}")
     if baseline is not None:
@@ -126,7 +119,7 @@ def plot_accuracy_vs_compression(results: Mapping[str, Mapping[str, tuple]], bas
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=_LEGEND_SIZE, loc="lower left")
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -156,7 +149,7 @@ def plot_layer_sensitivity(table: Mapping[str, Mapping[str, float]], ax=None, ti
     for layer in layers:
         if list(table[layer]) != settings:
             raise ValueError(f"layer {layer!r} has settings {list(table[layer])}, expected {settings}")
-    fig, ax = _new_figure(ax, (7.0, 3.8))
+    fig, ax = new_axes(ax, (7.0, 3.8))
     width = 0.8 / max(len(settings), 1)
     x = np.arange(len(layers))
     for s, setting in enumerate(settings):
@@ -170,7 +163,7 @@ def plot_layer_sensitivity(table: Mapping[str, Mapping[str, float]], ax=None, ti
     ax.axhline(0, color="k", linewidth=0.8)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=_LEGEND_SIZE)
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -199,7 +192,7 @@ def _pipeline(ax, y, title, stages, params, x0=0.0, width=2.35, gap=0.75):
     x = x0 + 0.6
     _arrow(ax, x - 0.6, x, y, stages[0][0])
     x += width / 2
-    for k, (channels_in, text, face) in enumerate(stages):
+    for k, (_, text, face) in enumerate(stages):
         _box(ax, x, y, width, 0.9, text, face=face)
         out_label = stages[k + 1][0] if k + 1 < len(stages) else params[0]
         _arrow(ax, x + width / 2, x + width / 2 + gap, y, out_label)
@@ -210,8 +203,7 @@ def _pipeline(ax, y, title, stages, params, x0=0.0, width=2.35, gap=0.75):
 @figure("conv_factorizations")
 def conv_factorizations() -> Figure:
     """A d x d convolution, its CP (Lebedev et al. 2015) and Tucker-2 (Kim et al. 2016) factorisations."""
-    fig = Figure(figsize=(13.0, 5.2))
-    ax = fig.add_axes((0, 0, 1, 1))
+    fig, ax = canvas(13.0, 5.2)
     one_by_one, spatial = "#e8f4e2", "#fbe3c4"
     _pipeline(ax, 4.4, "dense convolution", [("C", r"$d \times d$ conv" + "\nC -> S", spatial)],
               ("S", r"$S\,C\,d^2$ parameters"))
@@ -237,10 +229,11 @@ def conv_factorizations() -> Figure:
 
 
 #: Settings of lesson 07's accuracy-compression experiment on ``fc1`` (also run, larger, by the lesson off fast mode).
-TT_MODES = ((5, 10, 4, 4), (5, 5, 4, 5))
-SWEEP_SETTINGS = ([dict(method="tt", max_rank=r, modes=TT_MODES) for r in (4, 6, 8, 10, 16)]
+TT_MODES = ((5, 10, 4, 4), (5, 5, 4, 5))  # (in_modes, out_modes): 800 = 5 * 10 * 4 * 4, 500 = 5 * 5 * 4 * 5
+SWEEP_SETTINGS = ([dict(method="tt", max_rank=r, in_modes=TT_MODES[0], out_modes=TT_MODES[1])
+                   for r in (4, 6, 8, 10, 16)]
                   + [dict(method="tucker", max_rank=r) for r in (4, 8, 16, 32)]
-                  + [dict(method="cp", max_rank=r) for r in (20, 50, 100)])
+                  + [dict(method="cp", rank=r) for r in (20, 50, 100)])
 SWEEP_STEPS = 1000
 _LABELS = {"tt": "TT", "tucker": "Tucker-2", "cp": "CP"}
 
@@ -272,13 +265,20 @@ def plot_sweep(rows, baseline: float, title: str | None = None, zoom: float = 2.
     target : (min_compression, max_drop) or None
     """
     curves = sweep_curves(rows)
-    fig = Figure(figsize=(11.5, 4.3))
+    fig = Figure(figsize=(11.5, 5.0))
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.25, 1]})
     plot_accuracy_vs_compression(curves, baseline=baseline, target=target, ax=left, title=title)
     plot_accuracy_vs_compression({k: {"healed": v["healed"]} for k, v in curves.items()}, baseline=baseline,
                                  target=target, ax=right, ylim=(baseline - zoom, baseline + 0.3),
                                  title="after healing, zoomed")
-    fig.tight_layout()
+    # one legend for both panels, under them, so that it hides no point
+    handles, labels = left.get_legend_handles_labels()
+    for ax in (left, right):
+        ax.get_legend().remove()
+    n_cols = 4
+    fig.legend(handles, labels, loc="lower center", ncol=n_cols, fontsize=_LEGEND_SIZE, frameon=False)
+    legend_rows = -(-len(labels) // n_cols)
+    fig.tight_layout(rect=(0, 0.06 * legend_rows, 1, 1))
     return fig
 
 
@@ -292,13 +292,6 @@ def compression_tradeoff() -> Figure:
     (``TNN_FAST=1``, the tests) a reduced version (two settings, a few steps,
     2,000 images) that says so in its title, so that the test suite stays fast.
     """
-    import torch
-
-    from tnnlib.compress import ClassifierHead, cached_features, compression_sweep
-    from tnnlib.data import load_mnist
-    from tnnlib.models import accuracy, load_reference_cnn
-    from tnnlib.runtime import fast_mode
-
     fast = fast_mode()
     settings = [SWEEP_SETTINGS[0], SWEEP_SETTINGS[5]] if fast else SWEEP_SETTINGS
     steps, n = (10, 2000) if fast else (SWEEP_STEPS, None)

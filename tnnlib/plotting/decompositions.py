@@ -16,91 +16,124 @@ Static figures registered for the lessons (``python -m tnnlib.figures``):
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from tnnlib import diagrams as dg
 from tnnlib.figures import figure
+from tnnlib.plotting.common import COLORS, MARKERS, canvas, new_axes, plain_log_labels, sorted_curve
 
 __all__ = ["plot_error_vs_params", "plot_cp_degeneracy", "plot_cost_curves"]
 
-_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
-
-
-def _new_figure(ax, figsize):
-    """The figure of ``ax``, or a new figure with one axes."""
-    if ax is not None:
-        return ax.figure, ax
-    fig = Figure(figsize=figsize)
-    return fig, fig.add_subplot()
-
-
-def _plain_log_labels(axis):
-    """Label a log axis that spans about a decade with plain numbers (0.2, 0.3 ...), not 2e-1."""
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[-1] in "1235" else ""))
-
-
-def _as_curve(name, xs, ys):
-    xs, ys = np.asarray(xs, dtype=float).ravel(), np.asarray(ys, dtype=float).ravel()
-    if xs.size != ys.size or xs.size == 0:
-        raise ValueError(f"curve {name!r}: need as many x as y values (at least one), "
-                         f"got {xs.size} and {ys.size}")
-    order = np.argsort(xs, kind="stable")
-    return xs[order], ys[order]
+#: Font size of the grey captions under the diagrams (readable when projected).
+_NOTE_SIZE = 15
+#: Their colour: dark enough to read on a projector.
+_NOTE_COLOR = "#444444"
 
 
 def plot_error_vs_params(results: Mapping[str, tuple], n_entries: int | None = None, ax=None,
-                         title: str | None = None, logy: bool = True) -> Figure:
-    """Relative error against number of parameters, one curve per format.
+                         title: str | None = None, logy: bool = True, *, full_size: int | None = None) -> Figure:
+    """Relative error against number of parameters, one curve per format or method.
+
+    The one plot of this kind in the course (lessons 03, 04 and 05); also
+    importable from :mod:`tnnlib.plotting.tt`.
 
     Parameters
     ----------
     results : mapping name -> (params, errors)
-        For each format, the numbers of parameters and the relative errors
-        ``||X - X_hat||_F / ||X||_F`` (any order; points are sorted by
-        parameters).
+        For each format (Tucker, CP, TT, QTT, matrix SVD ...), the numbers
+        of parameters (> 0) and the relative errors
+        ``||X - X_hat||_F / ||X||_F`` (>= 0), two sequences of the same
+        length in any order (points are sorted by parameters). On a log
+        error axis, errors of exactly 0 are not drawn.
     n_entries : int, optional
-        Size of the dense tensor; drawn as a vertical line ("dense") and the
-        top axis then shows the compression ``n_entries / params``.
+        Number of entries of the dense (uncompressed) data: drawn as a
+        dashed vertical line ("dense"), and the top axis then shows the
+        compression ``n_entries / params``.
     ax : matplotlib.axes.Axes, optional
-        Where to draw; a new figure when omitted.
+        Where to draw; by default a new 6.4 x 4.2 inch figure (laid out
+        tight).
     title : str, optional
     logy : bool
-        Logarithmic error axis (default).
+        Logarithmic error axis (default); the parameter axis is always
+        logarithmic.
+    full_size : int, optional
+        Older name of ``n_entries`` (keyword only); give one or the other.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure of the axes drawn on: one line per entry of ``results``
+        (gid ``"curve:NAME"``, in a legend), and the ``"dense"`` line.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` is empty or a curve is malformed.
+
+    Examples
+    --------
+    >>> fig = plot_error_vs_params({"TT": ([300, 100], [0.1, 0.3]), "CP": ([50, 500], [0.6, 0.05])},
+    ...                            n_entries=1000)
+    >>> [line.get_gid() for line in fig.axes[0].lines]
+    ['curve:TT', 'curve:CP', 'dense']
     """
+    if full_size is not None:
+        if n_entries is not None:
+            raise ValueError("give n_entries or its older name full_size, not both")
+        n_entries = full_size
     if not results:
-        raise ValueError("results is empty: give at least one format")
-    fig, ax = _new_figure(ax, (6.4, 4.2))
-    for k, (name, (params, errors)) in enumerate(results.items()):
-        xs, ys = _as_curve(name, params, errors)
-        ax.plot(xs, ys, marker=_MARKERS[k % len(_MARKERS)], label=name, gid=f"curve:{name}")
+        raise ValueError("results is empty: give at least one curve")
+    curves = {name: sorted_curve(name, *_pair(name, pair), positive_x=True, nonnegative_y=True)
+              for name, pair in results.items()}
+    created = ax is None
+    fig, ax = new_axes(ax, (6.4, 4.2))
+    shown, drawn_params = [], []
+    for k, (name, (params, errors)) in enumerate(curves.items()):
+        keep = errors > 0 if logy else np.ones(errors.shape, bool)
+        shown.extend(errors[keep])
+        drawn_params.extend(params[keep])
+        ax.plot(params[keep], errors[keep], marker=MARKERS[k % len(MARKERS)], markersize=5,
+                color=COLORS[k % len(COLORS)], label=name, gid=f"curve:{name}")
     if n_entries is not None:
         ax.axvline(n_entries, color="0.4", linestyle="--", linewidth=1, gid="dense")
-        ax.text(n_entries, 0.98, " dense", transform=ax.get_xaxis_transform(), va="top",
-                ha="left", color="0.3", fontsize=9)
+        ax.text(n_entries, 0.98, "dense ", transform=ax.get_xaxis_transform(), va="top",
+                ha="right", color="0.3", fontsize=10)
         top = ax.secondary_xaxis("top", functions=(lambda p: n_entries / np.maximum(p, 1e-12),
                                                    lambda c: n_entries / np.maximum(c, 1e-12)))
         top.set_xlabel("compression (dense size / parameters)")
     ax.set_xscale("log")
+    if _about_a_decade(drawn_params + ([n_entries] if n_entries is not None else [])):
+        plain_log_labels(ax.xaxis)  # 20, 30, 50 ... rather than overlapping 2 x 10^1, 3 x 10^1 ...
     if logy:
         ax.set_yscale("log")
-        _plain_log_labels(ax.yaxis)
+        if _about_a_decade(shown):  # 0.2, 0.3 ... rather than 2 x 10^-1
+            plain_log_labels(ax.yaxis)
     ax.set_xlabel("number of parameters")
     ax.set_ylabel(r"relative error $\|X - \hat X\|_F / \|X\|_F$")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    if created:
+        fig.tight_layout()
     return fig
+
+
+def _about_a_decade(values) -> bool:
+    """True if positive `values` span at most a factor 30 (a log axis then shows few ticks)."""
+    return bool(len(values)) and max(values) <= 30 * min(values)
+
+
+def _pair(name, pair) -> tuple:
+    """``(params, errors)`` of one entry of ``results``."""
+    try:
+        params, errors = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"curve {name!r}: expected a pair (params, errors), got {pair!r}") from None
+    return params, errors
 
 
 def plot_cp_degeneracy(errors: Sequence[float], sweeps: Sequence[int], norms, tensor_norm: float | None = None,
@@ -147,7 +180,7 @@ def plot_cp_degeneracy(errors: Sequence[float], sweeps: Sequence[int], norms, te
     left.set_ylabel("relative error")
     left.set_title("the error creeps down...")
     for r in range(norms.shape[1]):
-        right.loglog(sweeps, norms[:, r], marker=_MARKERS[r % len(_MARKERS)], label=f"component {r + 1}",
+        right.loglog(sweeps, norms[:, r], marker=MARKERS[r % len(MARKERS)], label=f"component {r + 1}",
                      gid=f"norm:{r}")
     if tensor_norm is not None:
         right.axhline(tensor_norm, color="0.4", linestyle="--", linewidth=1, label=r"$\|X\|_F$",
@@ -191,12 +224,12 @@ def plot_cost_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], 
     if not curves:
         raise ValueError("curves is empty: give at least one curve")
     x = np.asarray(x, dtype=float).ravel()
-    fig, ax = _new_figure(ax, (6.0, 4.0))
+    fig, ax = new_axes(ax, (6.0, 4.0))
     for k, (name, ys) in enumerate(curves.items()):
         ys = np.asarray(ys, dtype=float).ravel()
         if ys.size != x.size:
             raise ValueError(f"curve {name!r} has {ys.size} values for {x.size} sizes")
-        ax.plot(x, ys, marker=_MARKERS[k % len(_MARKERS)], label=name, gid=f"curve:{name}")
+        ax.plot(x, ys, marker=MARKERS[k % len(MARKERS)], label=name, gid=f"curve:{name}")
     if reference is not None:
         ref = np.asarray(reference, dtype=float)
         if ref.ndim == 0:
@@ -223,15 +256,10 @@ def plot_cost_curves(x: Sequence[float], curves: Mapping[str, Sequence[float]], 
 # Static figures of lessons 04 and 05
 # --------------------------------------------------------------------------
 
-def _canvas(width: float, height: float):
-    fig = Figure(figsize=(width, height))
-    return fig, fig.add_axes((0, 0, 1, 1))
-
-
 @figure("tucker_cp_tt")
 def tucker_cp_tt() -> Figure:
     """Tucker, CP and TT of an order-3 tensor side by side, with parameter counts."""
-    fig, ax = _canvas(12.5, 5.0)
+    fig, ax = canvas(12.5, 5.0)
     s = dg.STYLE["spacing"]
     x_cp, x_tt = 2 * s + 3.4, 4 * s + 6.6
     dg.draw_tucker(3, ax=ax, at=(0.0, 0.0))
@@ -246,35 +274,35 @@ def tucker_cp_tt() -> Figure:
          r"$n_1 r_1 + r_1 n_2 r_2 + r_2 n_3$"),
     ]
     for x, name, formula, params in captions:
-        dg.draw_caption(ax, x, -3.35, name, size=15)
-        dg.draw_caption(ax, x, -3.9, formula)
-        dg.draw_caption(ax, x, -4.95, "parameters: " + params, size=12, color="#555555")
+        dg.draw_caption(ax, x, -3.5, name, size=18)
+        dg.draw_caption(ax, x, -4.15, formula, size=16)
+        dg.draw_caption(ax, x, -5.5, "parameters: " + params, size=_NOTE_SIZE, color=_NOTE_COLOR)
     return fig
 
 
 @figure("tt_vs_ring")
 def tt_vs_ring() -> Figure:
     """A tensor train of 5 cores next to a tensor ring of 5 cores."""
-    fig, ax = _canvas(11.0, 4.4)
+    fig, ax = canvas(11.0, 4.4)
     s = dg.STYLE["spacing"]
     dg.draw_chain(5, ax=ax, kind="mps", at=(0.0, 0.0))
-    dg.draw_caption(ax, 2 * s, -1.35, r"tensor train: $r_0 = r_5 = 1$", size=14)
-    dg.draw_caption(ax, 2 * s, -1.95,
+    dg.draw_caption(ax, 2 * s, -1.45, r"tensor train: $r_0 = r_5 = 1$", size=17)
+    dg.draw_caption(ax, 2 * s, -2.15,
                     r"$T_{i_1 \dots i_5} = G_1[i_1]\, G_2[i_2] \cdots G_5[i_5]$ (a $1 \times 1$ product)",
-                    size=12, color="#555555")
+                    size=_NOTE_SIZE, color=_NOTE_COLOR)
     centre = (4 * s + 4.3, 0.25)
     dg.draw_chain(5, ax=ax, kind="ring", at=centre)
-    dg.draw_caption(ax, centre[0], -1.95, r"tensor ring: $r_0 = r_5 \geq 1$", size=14)
-    dg.draw_caption(ax, centre[0], -2.55,
+    dg.draw_caption(ax, centre[0], -2.05, r"tensor ring: $r_0 = r_5 \geq 1$", size=17)
+    dg.draw_caption(ax, centre[0], -2.75,
                     r"$T_{i_1 \dots i_5} = \mathrm{Tr}\,(G_1[i_1]\, G_2[i_2] \cdots G_5[i_5])$",
-                    size=12, color="#555555")
+                    size=_NOTE_SIZE, color=_NOTE_COLOR)
     return fig
 
 
 @figure("ttm_reshape")
 def ttm_reshape() -> Figure:
     """A weight matrix W (M x N) reshaped into (i_1..i_3, j_1..j_3), then a TT-matrix."""
-    fig, ax = _canvas(12.5, 3.6)
+    fig, ax = canvas(12.5, 3.6)
     s = dg.STYLE["spacing"]
     # 1. the matrix, output index down-left, input index up-right
     dg.draw_network({"W": dg.Node("W", 0.0, 0.0)},

@@ -16,19 +16,18 @@ left open. The module also registers the figures of lesson 02 with
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from .. import diagrams as dg
-from ..figures import figure
-from ..svd import low_rank_approx, low_rank_params, rank_for_energy
+from tnnlib import diagrams as dg
+from tnnlib.data import load_mnist, load_photo
+from tnnlib.figures import figure
+from tnnlib.plotting.common import COLORS, canvas
+from tnnlib.svd import low_rank_approx, low_rank_params, rank_for_energy
 
 __all__ = ["plot_spectra", "plot_rank_approximations", "show_image_rows"]
-
-#: Line colours of the spectra, in order (colour-blind safe, from Okabe & Ito).
-COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
 
 def _singular_values(values, name) -> np.ndarray:
@@ -204,6 +203,9 @@ def _as_image_stack(images, label) -> np.ndarray:
 # Figures of lesson 02 (written to figures/ by `python -m tnnlib.figures`)
 # --------------------------------------------------------------------------
 
+#: Size (points) of the triangles U and V^T in ``svd_network``, larger than the default node.
+_TRIANGLE_SIZE = 44
+
 #: Ranks shown in ``svd_photo_ranks`` (None: the photograph itself).
 PHOTO_RANKS = (5, 20, 50, None)
 
@@ -216,13 +218,13 @@ def _random_matrix(shape=(512, 512), seed=0) -> np.ndarray:
 @figure("svd_network")
 def svd_network() -> Figure:
     """The SVD as a tensor network: A = U S V^T, three nodes joined by two bonds r."""
-    fig = Figure(figsize=(9.0, 2.6))
-    ax = fig.add_axes((0, 0, 1, 1))
+    fig, ax = canvas(9.0, 2.6)
     step, x_u = dg.STYLE["spacing"], 4.4
     nodes = {"A": dg.Node("A", 0.0, 0.0, color=dg.STYLE["special_face"]),
-             "U": dg.Node("U", x_u, 0.0, shape="triangle_right"),
+             "U": dg.Node("U", x_u, 0.0, shape="triangle_right", size=_TRIANGLE_SIZE),
              "S": dg.Node("S", x_u + step, 0.0, shape="diamond", label="$S$"),
-             "V": dg.Node("V", x_u + 2 * step, 0.0, shape="triangle_left", label="$V^T$")}
+             # the label sits a little off the triangle's centre: bigger triangles keep V^T inside
+             "V": dg.Node("V", x_u + 2 * step, 0.0, shape="triangle_left", label="$V^T$", size=_TRIANGLE_SIZE)}
     edges = [dg.Edge("A", None, "i", direction="left", dim="m"),
              dg.Edge("A", None, "j", direction="right", dim="n"),
              dg.Edge("U", None, "i", direction="left", dim="m"),
@@ -234,17 +236,15 @@ def svd_network() -> Figure:
     dg.draw_caption(ax, x_u / 2 + step, -0.75,
                     r"$A_{ij} = \sum_{k=1}^{r} U_{ik}\, s_k\, V_{jk} = \sum_{k=1}^{r} s_k\,"
                     r" (u_k v_k^T)_{ij}$")
-    dg.draw_caption(ax, x_u / 2 + step, -1.4,
+    dg.draw_caption(ax, x_u / 2 + step, -1.5,
                     r"$U^T U = V^T V = I_r$ (triangles: orthonormal columns);  $S$ diagonal,"
-                    r" $s_1 \geq s_2 \geq \dots \geq s_r > 0$", size=12, color="#555555")
+                    r" $s_1 \geq s_2 \geq \dots \geq s_r > 0$", size=13, color="#444444")
     return fig
 
 
 @figure("singular_values")
 def singular_values() -> Figure:
     """Spectra of the camera photo, MNIST digits and a random matrix."""
-    from ..data import load_mnist, load_photo
-
     digits, _ = load_mnist("train", flatten=True)
     spectra = {
         "photo (512 x 512)": np.linalg.svd(load_photo("camera"), compute_uv=False),
@@ -257,6 +257,4 @@ def singular_values() -> Figure:
 @figure("svd_photo_ranks")
 def svd_photo_ranks() -> Figure:
     """The camera photo at ranks 5, 20, 50 and in full."""
-    from ..data import load_photo
-
     return plot_rank_approximations(load_photo("camera"), PHOTO_RANKS)

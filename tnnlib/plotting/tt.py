@@ -3,7 +3,8 @@
 Plots made from numbers the lesson computes:
 
 * :func:`plot_error_vs_params` -- relative error against number of parameters,
-  one curve per method (TT-SVD, QTT, matrix SVD ...), log-log;
+  one curve per method (TT-SVD, QTT, matrix SVD ...), log-log (the same
+  function as :func:`tnnlib.plotting.decompositions.plot_error_vs_params`);
 * :func:`plot_bond_spectra` -- the singular values at every bond of a train;
 * :func:`show_image_row` -- a row of grayscale images with titles (a photo and
   its approximations).
@@ -20,7 +21,7 @@ Static diagrams, registered with :func:`tnnlib.figures.figure` and written to
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
@@ -29,79 +30,15 @@ from matplotlib.figure import Figure
 
 from tnnlib import diagrams as dg
 from tnnlib.figures import figure
+from tnnlib.plotting.common import canvas, new_axes
+from tnnlib.plotting.decompositions import plot_error_vs_params
 
 __all__ = ["plot_error_vs_params", "plot_bond_spectra", "show_image_row",
            "tt_svd_steps", "tt_canonical_forms", "qtt_quadtree"]
 
-_MARKERS = "osD^v<>p*h"
-
-#: Line colours, in order (colour-blind safe, Okabe & Ito; as in ``tnnlib.plotting.spectra``).
-COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
-
-
 # --------------------------------------------------------------------------
 # Plots of computed numbers
 # --------------------------------------------------------------------------
-
-def _axes(ax: Axes | None, figsize: tuple) -> Axes:
-    """`ax`, or the axes of a new Figure (made without pyplot) of the given size."""
-    if ax is not None:
-        return ax
-    fig = Figure(figsize=figsize)
-    return fig.add_subplot()
-
-
-def plot_error_vs_params(curves: Mapping[str, tuple], ax: Axes | None = None, title: str | None = None,
-                         full_size: int | None = None) -> Figure:
-    """Relative error against number of parameters, one curve per method, log-log.
-
-    Parameters
-    ----------
-    curves : mapping ``{label: (n_params, errors)}``
-        Two sequences of the same length per method; points are sorted by
-        number of parameters before drawing. Errors of exactly 0 are not
-        drawn (a log axis cannot show them).
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; by default a new 6 x 4 inch figure.
-    title : str, optional
-    full_size : int, optional
-        Number of entries of the uncompressed data, drawn as a dotted
-        vertical line ("no compression").
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure of the axes drawn on (one line per curve, with a legend).
-    """
-    if not curves:
-        raise ValueError("no curves to plot")
-    checked = {}
-    for label, pair in curves.items():
-        params, errors = (np.asarray(v, dtype=float) for v in pair)
-        if params.shape != errors.shape or params.ndim != 1 or params.size == 0:
-            raise ValueError(f"curve {label!r}: n_params and errors must be two non-empty 1-d sequences "
-                             f"of the same length, got shapes {params.shape} and {errors.shape}")
-        if np.any(params <= 0) or np.any(errors < 0):
-            raise ValueError(f"curve {label!r}: parameter counts must be > 0 and errors >= 0")
-        order = np.argsort(params, kind="stable")
-        checked[label] = params[order], errors[order]
-    ax = _axes(ax, (6.0, 4.0))
-    for k, (label, (params, errors)) in enumerate(checked.items()):
-        shown = errors > 0
-        ax.loglog(params[shown], errors[shown], marker=_MARKERS[k % len(_MARKERS)], markersize=4,
-                  color=COLORS[k % len(COLORS)], label=label)
-    if full_size is not None:
-        ax.axvline(full_size, color="gray", linestyle=":", linewidth=1.2)
-        ax.text(full_size, 0.98, "no compression ", transform=ax.get_xaxis_transform(),
-                ha="right", va="top", rotation=90, color="gray", fontsize=8)
-    ax.set_xlabel("number of parameters")
-    ax.set_ylabel(r"relative error $\|A - \tilde A\|_F \,/\, \|A\|_F$")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=9, frameon=False)
-    if title:
-        ax.set_title(title, fontsize=11)
-    return ax.figure
-
 
 def plot_bond_spectra(spectra: Sequence, ax: Axes | None = None, normalize: bool = True,
                       title: str | None = None) -> Figure:
@@ -130,7 +67,7 @@ def plot_bond_spectra(spectra: Sequence, ax: Axes | None = None, normalize: bool
         raise ValueError("need at least one spectrum, each with a positive singular value")
     if any(np.any(s < 0) for s in spectra):
         raise ValueError("singular values cannot be negative")
-    ax = _axes(ax, (6.0, 3.6))
+    _, ax = new_axes(ax, (6.0, 3.6))
     colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(spectra)))
     for k, (s, color) in enumerate(zip(spectra, colors), start=1):
         if normalize:
@@ -181,11 +118,10 @@ def show_image_row(images: Sequence, titles: Sequence[str] | None = None, size: 
 #: Inches per data unit of the diagrams (the scale of :mod:`tnnlib.diagrams`).
 _INCH = 0.85
 
-
-def _canvas() -> tuple:
-    fig = Figure()
-    ax = fig.add_axes((0, 0, 1, 1))
-    return fig, ax
+#: Font sizes of the labels and of the notes under a diagram (readable when projected).
+_LABEL_SIZE, _NOTE_SIZE = 15, 14
+#: Colour of the notes: dark enough to read on a projector.
+_NOTE_COLOR = "#444444"
 
 
 def _fit(fig: Figure, ax: Axes, xlim: tuple, ylim: tuple) -> Figure:
@@ -213,7 +149,7 @@ def tt_svd_steps() -> Figure:
     """TT-SVD of an order-4 tensor: one row per step, new cores as triangles."""
     d = SVD_STEPS_ORDER
     step, row_gap = dg.STYLE["spacing"], 2.2
-    fig, ax = _canvas()
+    fig, ax = canvas()
     captions = [
         r"reshape $A$ to the matrix $C_0$ of shape $n_1 \times (n_2 n_3 n_4)$",
         r"SVD $C_0 \approx U S V^T$ with $r_1$ terms: $G_1 = U$;"
@@ -265,7 +201,7 @@ def _identity_bracket(ax: Axes, x: float, y_top: float, y_bottom: float, width: 
 def tt_canonical_forms() -> Figure:
     """Left-, right- and mixed-canonical trains of 5 cores, and the left-orthogonality identity."""
     d, step, row_gap = 5, dg.STYLE["spacing"], 1.9
-    fig, ax = _canvas()
+    fig, ax = canvas()
     rows = [("left-canonical", d, r"$\|A\| = \|G_5\|$"),
             ("right-canonical", 1, r"$\|A\| = \|G_1\|$"),
             ("mixed-canonical, centre 3", 3, r"$\|A\| = \|G_3\|$")]
@@ -281,11 +217,11 @@ def tt_canonical_forms() -> Figure:
             if m > 1:
                 edges.append(dg.Edge(f"G{m - 1}", f"G{m}", f"$r_{m - 1}$"))
         dg.draw_network(nodes, edges, ax=ax)
-        dg.draw_caption(ax, -0.7, y + 0.12, name, ha="right", va="center", size=12)
-        dg.draw_caption(ax, (d - 1) * step + 0.7, y + 0.12, norm, ha="left", va="center", size=12,
+        dg.draw_caption(ax, -0.7, y + 0.12, name, ha="right", va="center", size=_LABEL_SIZE)
+        dg.draw_caption(ax, (d - 1) * step + 0.7, y + 0.12, norm, ha="left", va="center", size=_LABEL_SIZE,
                         color=dg.STYLE["bond_color"])
-    # the identity a left-orthogonal core satisfies
-    x0, top, bottom = (d - 1) * step + 3.6, 0.0, -1.7
+    # under the trains: the identity a left-orthogonal core satisfies, and what it means
+    x0, top, bottom = 0.0, -row_gap * 2 - 1.9, -row_gap * 2 - 3.5
     nodes = {"G": dg.Node("G", x0, top, shape="triangle_right", label="$G_k$", size=30),
              "Gc": dg.Node("Gc", x0, bottom, shape="triangle_right", label=r"$\bar G_k$", size=30)}
     edges = [dg.Edge("G", "Gc", "$i_k$", side=1),
@@ -294,21 +230,22 @@ def tt_canonical_forms() -> Figure:
              dg.Edge("G", "Gc", "$r_{k-1}$", bend=-0.3, side=-1)]
     dg.draw_network(nodes, edges, ax=ax)
     x_eq = x0 + 1.75
-    ax.text(x_eq, (top + bottom) / 2, "$=$", ha="center", va="center", fontsize=18,
+    ax.text(x_eq, (top + bottom) / 2, "$=$", ha="center", va="center", fontsize=20,
             math_fontfamily=dg.STYLE["math_font"])
     _identity_bracket(ax, x_eq + 0.45, top, bottom, width=0.6)
     for y, label in ((top, "$r_k$"), (bottom, "$r_k'$")):
-        dg.draw_caption(ax, x_eq + 1.12, y, label, ha="left", va="center", size=14,
+        dg.draw_caption(ax, x_eq + 1.12, y, label, ha="left", va="center", size=_LABEL_SIZE,
                         color=dg.STYLE["leg_color"])
-    dg.draw_caption(ax, x0 + 0.8, bottom - 0.5,
+    x_text = x_eq + 2.2
+    dg.draw_caption(ax, x_text, top + 0.15,
                     r"left-orthogonal: $\sum_{r_{k-1}, i_k} G_k[r_{k-1}, i_k, r_k]\,"
                     r"G_k[r_{k-1}, i_k, r_k'] = \delta_{r_k r_k'}$",
-                    size=11)
-    dg.draw_caption(ax, x0 + 0.8, bottom - 1.1,
+                    ha="left", size=_NOTE_SIZE)
+    dg.draw_caption(ax, x_text, top - 0.95,
                     r"the unfolding $(r_{k-1} n_k) \times r_k$ has orthonormal columns;" "\n"
                     r"right-orthogonal ($\triangleleft$): the same, mirrored",
-                    size=11, color="#555555")
-    return _fit(fig, ax, (-3.7, x0 + 4.5), (-row_gap * 2 - 1.0, 0.7))
+                    ha="left", size=_NOTE_SIZE, color=_NOTE_COLOR)
+    return _fit(fig, ax, (-4.2, (d - 1) * step + 2.3), (bottom - 0.5, 0.7))
 
 
 #: Bits per coordinate in ``qtt_quadtree`` (an 8 x 8 image).
