@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.image
 
 matplotlib.use("Agg")
 
@@ -291,3 +292,36 @@ def test_command_refuses_to_write_reduced_figures_into_the_repository(tmp_path, 
         figures.main(["--only", "tensor_orders"])
     assert "fast mode is on" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_svg_is_written_next_to_the_png_and_is_deterministic(tmp_path, capsys):
+    assert figures.main(["--out", str(tmp_path / "a"), "--only", "mpo", "--svg"]) == 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["mpo.png", "mpo.svg"]
+    assert "wrote" in capsys.readouterr().out
+    assert figures.main(["--out", str(tmp_path / "b"), "--only", "mpo", "--format", "svg"]) == 0
+    svg = (tmp_path / "a" / "mpo.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "<dc:date>" not in svg
+    assert svg == (tmp_path / "b" / "mpo.svg").read_text()
+    assert figures.main(["--out", str(tmp_path / "c"), "--only", "mpo"]) == 0
+    assert [p.name for p in (tmp_path / "c").iterdir()] == ["mpo.png"]
+
+
+@pytest.mark.parametrize("where", ["lib/python3.11/site-packages", "usr/lib/python3/dist-packages"])
+def test_command_refuses_to_write_into_an_installed_copy(tmp_path, monkeypatch, capsys, where):
+    # an installed (non-editable) tnnlib: its figures/ "folder" would be inside site-packages
+    installed = tmp_path / where / "figures"
+    monkeypatch.setattr(figures, "FIGURES_DIR", installed)
+    for argv in (["--only", "mpo"], ["--out", str(installed), "--only", "mpo"]):
+        with pytest.raises(SystemExit) as exc:
+            figures.main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "refusing to write into" in err and "site-packages" in err and "--out" in err
+    assert not (tmp_path / where).exists()
+    assert figures.main(["--list"]) == 0                      # listing writes nothing: allowed
+    assert figures.main(["--out", str(tmp_path / "elsewhere"), "--only", "mpo"]) == 0
+
+
+def test_png_resolution_is_readable_when_projected(tmp_path):
+    height, width = matplotlib.image.imread(figures.save("mpo", tmp_path)).shape[:2]
+    assert figures.DPI >= 150 and width >= 800, (width, height)

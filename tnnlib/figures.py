@@ -6,7 +6,14 @@ registered here::
     python -m tnnlib.figures                  # regenerate all of figures/
     python -m tnnlib.figures --only mpo       # just figures/mpo.png
     python -m tnnlib.figures --out /tmp/figs  # somewhere else
+    python -m tnnlib.figures --svg            # also write figures/NAME.svg
     python -m tnnlib.figures --list           # names of the figures
+
+The command works in a checkout of the course: it refuses to write into an
+installed copy of tnnlib (``site-packages``), which has no ``figures/``
+folder; there, give another folder with ``--out``. It also refuses to
+rewrite ``figures/`` in fast mode (``TNN_FAST=1``), where some figures are
+reduced versions.
 
 Adding a figure
 ---------------
@@ -40,13 +47,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import site
 import sys
+import sysconfig
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Dict, Sequence
+from typing import Callable
 
+import matplotlib
 from matplotlib.figure import Figure
 
 from tnnlib import diagrams as dg
+from tnnlib.plotting.common import canvas
+from tnnlib.runtime import fast_mode
 
 #: Modules, besides this one, whose import registers figures.
 #: A lesson that needs new figures adds one line here, e.g. "tnnlib.tt_figures".
@@ -60,10 +73,14 @@ FIGURE_MODULES: tuple = (
 #: Folder of the figures of the course: ``figures/`` at the repository root.
 FIGURES_DIR = Path(__file__).resolve().parent.parent / "figures"
 
-#: Resolution of every PNG, in dots per inch.
-DPI = 120
+#: Resolution of every PNG, in dots per inch (a diagram's letters are then
+#: about 30 pixels high, readable when a lesson is projected).
+DPI = 160
 
-_REGISTRY: Dict[str, Callable[[], Figure]] = {}
+#: Formats that ``save`` and the command can write (PNG always).
+FORMATS = ("png", "svg")
+
+_REGISTRY: dict[str, Callable[[], Figure]] = {}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
 
@@ -95,7 +112,7 @@ def figure(name: str):
     return register
 
 
-def registered() -> Dict[str, Callable[[], Figure]]:
+def registered() -> dict[str, Callable[[], Figure]]:
     """All registered figures ``{name: function}``, sorted by name.
 
     Imports the modules of :data:`FIGURE_MODULES` first.
@@ -122,34 +139,38 @@ def build(name: str) -> Figure:
     return fig
 
 
-def save(name: str, out_dir: Path | str = FIGURES_DIR) -> Path:
-    """Build figure `name` and write it to ``out_dir/NAME.png``.
+def save(name: str, out_dir: Path | str = FIGURES_DIR, svg: bool = False) -> Path:
+    """Build figure `name` and write it to ``out_dir/NAME.png`` (and ``NAME.svg`` if `svg`).
 
-    The PNG is written without metadata (no software version or date), so
-    that the same code and libraries give the same bytes.
+    The files are written without metadata (no software version or date),
+    and SVG element ids are seeded, so that the same code and libraries give
+    the same bytes.
 
     Returns
     -------
     pathlib.Path
-        The file written.
+        The PNG written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.png"
     fig = build(name)
+    options = dict(bbox_inches="tight", pad_inches=0.08, facecolor="white")
     try:
-        fig.savefig(path, dpi=DPI, bbox_inches="tight", pad_inches=0.08,
-                    facecolor="white", metadata={"Software": None})
+        fig.savefig(path, dpi=DPI, metadata={"Software": None}, **options)
+        if svg:
+            with matplotlib.rc_context({"svg.hashsalt": f"tnnlib-{name}"}):
+                fig.savefig(path.with_suffix(".svg"), metadata={"Date": None, "Creator": None}, **options)
     finally:
         _close(fig)
     return path
 
 
 def _close(fig: Figure) -> None:
-    """Release a figure (also from pyplot, if it was made there)."""
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    """Release a figure, also from pyplot if it was made there (pyplot is then imported)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)
 
 
 # --------------------------------------------------------------------------
@@ -164,7 +185,7 @@ CHAIN_ORDERS = {"left to right": (1, 2, 3), "right to left": (3, 2, 1)}
 
 def _canvas():
     """Axes filling a new figure; :func:`diagrams.fit_figure` sizes it at the end."""
-    return Figure().add_axes((0, 0, 1, 1))
+    return canvas()[1]
 
 
 @figure("tensor_orders")
@@ -267,8 +288,6 @@ def chain_order() -> Figure:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate the figures; see ``python -m tnnlib.figures --help``."""
-    import matplotlib
-
     matplotlib.use("Agg")
     parser = argparse.ArgumentParser(prog="python -m tnnlib.figures",
                                      description="Regenerate the figures of the course.")
@@ -276,27 +295,63 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"output folder (default: {FIGURES_DIR})")
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="regenerate only these figures")
+    parser.add_argument("--svg", action="store_true", help="also write each figure as NAME.svg")
+    parser.add_argument("--format", choices=FORMATS, action="append", dest="formats", metavar="FORMAT",
+                        help="png (always written) or svg; --format svg is the same as --svg")
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
     args = parser.parse_args(argv)
 
     names = list(registered())
-    from .runtime import fast_mode
-    if not args.list and fast_mode() and args.out.resolve() == FIGURES_DIR.resolve():
-        parser.error("fast mode is on (TNN_FAST=1), which makes some figures reduced versions; "
-                     "unset TNN_FAST to regenerate figures/, or write elsewhere with --out")
     if args.list:
         print("\n".join(names))
         return 0
+    problem = _installed_copy_problem(args.out)
+    if problem:
+        parser.error(problem)
+    if fast_mode() and args.out.resolve() == FIGURES_DIR.resolve():
+        parser.error("fast mode is on (TNN_FAST=1), which makes some figures reduced versions; "
+                     "unset TNN_FAST to regenerate figures/, or write elsewhere with --out")
     if args.only:
         unknown = sorted(set(args.only) - set(names))
         if unknown:
             parser.error(f"unknown figure(s) {', '.join(unknown)}; "
                          f"registered: {', '.join(names)}")
         names = [n for n in names if n in args.only]
+    svg = args.svg or "svg" in (args.formats or ())
     for name in names:
-        path = save(name, args.out)
+        path = save(name, args.out, svg=svg)
         print(f"wrote {_display(path)}")
+        if svg:
+            print(f"wrote {_display(path.with_suffix('.svg'))}")
     return 0
+
+
+def _site_packages() -> list:
+    """The folders where this Python installs packages (site-packages, dist-packages)."""
+    folders = [sysconfig.get_paths()[key] for key in ("purelib", "platlib")]
+    folders += getattr(site, "getsitepackages", list)()
+    user = getattr(site, "getusersitepackages", lambda: None)()
+    folders += [user] if isinstance(user, str) else []
+    return [Path(folder).resolve() for folder in folders]
+
+
+def _inside_site_packages(path: Path) -> bool:
+    """True if `path` is, or is inside, a folder where Python installs packages."""
+    path = Path(path).resolve()
+    return any(part in ("site-packages", "dist-packages") for part in path.parts) or any(
+        folder == path or folder in path.parents for folder in _site_packages())
+
+
+def _installed_copy_problem(out: Path) -> str | None:
+    """Why the command must not write into `out` (an installed package folder), or None."""
+    if not _inside_site_packages(out):
+        return None
+    installed = (f" (this tnnlib, {Path(__file__).resolve().parent}, is an installed copy, not a checkout)"
+                 if _inside_site_packages(FIGURES_DIR) else "")
+    return (f"refusing to write into {Path(out).resolve()}: it is inside an installed package folder "
+            f"(site-packages){installed}. The figures belong in the figures/ folder of a checkout of the "
+            "course: run the command in a git checkout (where tnnlib is installed with `pip install -e .`), "
+            "or give another folder with --out DIR.")
 
 
 def _display(path: Path) -> str:
