@@ -10,4 +10,5 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 os.environ["TNN_FAST"] = "1"
+os.environ["TNN_QUIET"] = "1"  # no progress bars in tests or in the kernels nbval starts
 os.environ.setdefault("MPLBACKEND", "Agg")
