@@ -2,16 +2,20 @@
 
 1. PyTorch first, the right build for this machine, unless torch is already
    installed (a CUDA build you installed yourself is kept):
-   - Linux without an NVIDIA GPU: the CPU-only build (about 200 MB instead of
-     several GB of CUDA libraries), from a local wheel if pip's configuration
-     points at one, else from PyTorch's CPU package index;
-   - Linux with an NVIDIA GPU, macOS and Windows: the default build from PyPI
-     (CUDA on Linux, Apple MPS on macOS; see the README for CUDA on Windows).
+   - Linux without an NVIDIA GPU: the CPU-only build ``torch==2.13.0+cpu`` (about
+     200 MB instead of several GB of CUDA libraries), from a local wheel if pip's
+     configuration points at one, else with PyTorch's CPU package index added to
+     pip's own index (``--extra-index-url``);
+   - Linux with an NVIDIA GPU, macOS and Windows: the default build from pip's
+     index (CUDA on Linux, Apple MPS on macOS; see the README for CUDA on Windows).
 2. ``requirements.txt`` (numpy, matplotlib, JupyterLab, ipywidgets, pytest,
    nbval, and ``tnnlib`` itself as an editable install).
-3. JupyterLab on ``lessons/00_orientation.ipynb`` (skipped with ``--no-lab``).
+3. Your own copy of the lessons, ``my-lessons/`` (ignored by git): created from
+   ``lessons/`` the first time; later, only lessons new in ``lessons/`` are
+   copied in, and a file already in ``my-lessons/`` is never overwritten.
+4. JupyterLab on ``my-lessons/00_orientation.ipynb``.
 
-Options: ``--no-lab`` only installs; ``--cpu`` / ``--gpu`` force the torch build.
+Options: ``--no-lab`` only installs (steps 1-2); ``--cpu`` / ``--gpu`` force the torch build.
 """
 from __future__ import annotations
 
@@ -26,8 +30,9 @@ from pathlib import Path
 
 TORCH_VERSION = "2.13.0"  # the version the course is tested with
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-PYPI = "https://pypi.org/simple"
 REPO = Path(__file__).resolve().parent
+WORKSPACE = "my-lessons"  # the learner's copy of lessons/; tnnlib.workspace.WORKSPACE_NAME
+FIRST_LESSON = "00_orientation.ipynb"
 
 
 def pip(*args: str) -> int:
@@ -48,14 +53,26 @@ def install_torch(build: str) -> None:
         return
     wanted = f"torch=={TORCH_VERSION}"
     if build == "cpu" and platform.system() == "Linux":
-        # "+cpu" names the CPU-only build: found at once where pip's configuration points at a
-        # local wheel (find-links); PyPI has none, so elsewhere this fails fast and we use
-        # PyTorch's CPU-only index (with PyPI for torch's own dependencies).
-        if pip(f"{wanted}+cpu") == 0 or pip(wanted, "--index-url", CPU_INDEX, "--extra-index-url", PYPI) == 0:
+        # "+cpu" names the CPU-only build. First with pip's own configuration: found at once where
+        # it points at a local wheel (find-links); PyPI has no "+cpu" build, so elsewhere this fails
+        # in seconds. Then with PyTorch's CPU index *added* to pip's index: the "+cpu" wheel comes
+        # from there, torch's dependencies from wherever pip is configured to look (PyPI or a mirror).
+        if pip(f"{wanted}+cpu") == 0 or pip(f"{wanted}+cpu", "--extra-index-url", CPU_INDEX) == 0:
             return
         sys.exit("Could not install the CPU build of torch; see the README, 'Installing PyTorch yourself'.")
     if pip(wanted) != 0:
         sys.exit("Could not install torch; see the README, 'Installing PyTorch yourself'.")
+
+
+def prepare_workspace() -> str:
+    """Create or complete ``my-lessons/`` from ``lessons/`` (never overwriting a file); a summary."""
+    # tnnlib/workspace.py uses only the standard library: load that file alone, not the package
+    # (which imports torch), so that this step takes milliseconds.
+    spec = importlib.util.spec_from_file_location("tnnlib_workspace", REPO / "tnnlib" / "workspace.py")
+    workspace = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = workspace  # dataclasses look their module up there
+    spec.loader.exec_module(workspace)
+    return workspace.sync_workspace(REPO / "lessons", REPO / WORKSPACE).summary()
 
 
 def main(argv=None) -> int:
@@ -72,7 +89,8 @@ def main(argv=None) -> int:
     if args.no_lab:
         print("Installed. Start the course with: python start.py   Run the tests with: python -m pytest")
         return 0
-    command = [sys.executable, "-m", "jupyter", "lab", "lessons/00_orientation.ipynb"]
+    print(prepare_workspace(), flush=True)
+    command = [sys.executable, "-m", "jupyter", "lab", f"{WORKSPACE}/{FIRST_LESSON}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and cloud machines often run as root
     print("$", " ".join(command), flush=True)

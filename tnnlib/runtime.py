@@ -1,13 +1,16 @@
-"""Runtime helpers every lesson starts with: device, seeds, fast mode, environment.
+"""Runtime helpers every lesson starts with: device, seeds, threads, fast mode, environment.
 
 >>> from tnnlib.runtime import get_device, seed_everything, FAST, pick
->>> seed_everything(0)
+>>> seed_everything(0)                 # also caps torch's threads, see set_threads
 >>> n_epochs = pick(fast=1, full=10)   # 1 in CI and tests, 10 for a learner
 
 Fast mode is switched on by the environment variable ``TNN_FAST=1`` (the test
 suite and CI set it). Lessons use :func:`pick` to shrink sizes and epochs in fast
 mode, so every notebook runs in seconds on a 2-core CPU yet shows the full-size
 experiment to a learner.
+
+Environment variables: ``TNN_FAST`` (fast mode), ``TNN_DEVICE`` (force a device,
+:func:`get_device`), ``TNN_THREADS`` (CPU threads per kernel, :func:`set_threads`).
 """
 from __future__ import annotations
 
@@ -16,11 +19,21 @@ import platform
 import random
 import sys
 
+import matplotlib
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "fast_mode", "FAST", "pick",
-           "environment_report", "print_environment_report"]
+try:  # optional: lets set_threads cap NumPy's BLAS too
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None
+
+__all__ = ["get_device", "seed_everything", "set_threads", "default_threads", "usable_cores", "fast_mode", "FAST",
+           "pick", "environment_report", "print_environment_report"]
+
+MAX_DEFAULT_THREADS = 4
+_BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_threads_chosen: int | None = None  # what set_threads last applied in this process
 
 
 def fast_mode() -> bool:
@@ -52,7 +65,7 @@ def get_device(prefer: str | None = None) -> torch.device:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("CUDA was asked for but torch sees no CUDA GPU "
                                f"(torch {torch.__version__} built for CUDA {torch.version.cuda}); "
-                               "see the README, 'Using a GPU'.")
+                               "see lesson 00, 'Using a GPU', and the README, 'PyTorch: CPU or GPU'.")
         if device.type == "mps" and not _mps_available():
             raise RuntimeError("Apple MPS was asked for but is not available on this machine.")
         return device
@@ -68,14 +81,90 @@ def _mps_available() -> bool:
     return bool(mps and mps.is_available())
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one, e.g. a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS and Windows have no sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """``min(4, usable cores)``: the thread count :func:`set_threads` picks when nothing is configured.
+
+    Why 4: torch and the BLAS libraries start one thread per core in *every* kernel. On a
+    class server with 32 cores and 20 learners that is 640 busy threads fighting for 32
+    cores, and every lesson gets slower for everyone. The course's CPU work (matrices of at
+    most a few thousand rows, batches of a few hundred, a small CNN) gains little beyond 4
+    threads, so a laptop loses little and a shared server stays usable. On the 2-core
+    reference machine it is 2, the count torch picks by itself: results do not change.
+    """
+    return min(MAX_DEFAULT_THREADS, usable_cores())
+
+
+def set_threads(n: int | None = None) -> int:
+    """Set how many CPU threads torch (and NumPy's BLAS, where possible) use in this process.
+
+    Parameters
+    ----------
+    n : int, optional
+        The thread count. Without it: the environment variable ``TNN_THREADS`` (a positive
+        integer, or ``all`` for every usable core); else, when ``OMP_NUM_THREADS`` (or
+        ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``) is set, that setting is left alone
+        (the test suite sets it to 1); else :func:`default_threads`, ``min(4, cores)``.
+
+    Returns
+    -------
+    int
+        The number of threads torch now uses.
+
+    Notes
+    -----
+    :func:`seed_everything` calls this once per process, so every lesson is capped without a
+    line of its own; an explicit call (``set_threads(8)``) wins and stays. NumPy's BLAS reads
+    its thread count when NumPy is imported; it is capped here only if ``threadpoolctl`` is
+    installed. On a shared server, also set ``OMP_NUM_THREADS`` in the kernels' environment.
+    The thread count changes speed, not the algorithms; float results may differ in the last
+    bits because sums are split differently across threads.
+    """
+    global _threads_chosen
+    if n is None:
+        value = os.environ.get("TNN_THREADS", "").strip().lower()
+        if value == "all":
+            n = usable_cores()
+        elif value:
+            try:
+                n = int(value)
+            except ValueError:
+                n = 0
+            if n < 1:
+                raise ValueError(f"TNN_THREADS must be a positive integer or 'all', got {value!r}")
+        elif any(os.environ.get(var, "").strip() for var in _BLAS_ENV):
+            _threads_chosen = torch.get_num_threads()
+            return _threads_chosen
+        else:
+            n = default_threads()
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of threads must be a positive integer, got {n!r}")
+    torch.set_num_threads(n)
+    if threadpool_limits is not None:
+        threadpool_limits(limits=n, user_api="blas")
+    _threads_chosen = torch.get_num_threads()
+    return _threads_chosen
+
+
 def seed_everything(seed: int = 0, deterministic: bool = False) -> None:
     """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA).
 
     With ``deterministic=True`` torch is also asked for deterministic algorithms
-    (slower on a GPU; some operations then raise).
+    (slower on a GPU; some operations then raise). The first call in a process also
+    applies :func:`set_threads` (``TNN_THREADS``, default ``min(4, cores)``), unless
+    ``set_threads`` was already called.
     """
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if _threads_chosen is None:
+        set_threads()
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -96,6 +185,7 @@ def environment_report() -> dict:
         "torch": torch.__version__,
         "torch threads": torch.get_num_threads(),
         "cpu count": os.cpu_count(),
+        "usable cores": usable_cores(),
         "cuda available": torch.cuda.is_available(),
         "mps available": _mps_available(),
         "device chosen": str(get_device()),
@@ -104,11 +194,7 @@ def environment_report() -> dict:
     if torch.cuda.is_available():
         report["cuda version"] = torch.version.cuda
         report["gpu"] = torch.cuda.get_device_name(0)
-    try:
-        import matplotlib
-        report["matplotlib"] = matplotlib.__version__
-    except ImportError:  # pragma: no cover - matplotlib is a requirement
-        report["matplotlib"] = "missing"
+    report["matplotlib"] = matplotlib.__version__
     return report
 
 
