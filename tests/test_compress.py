@@ -8,7 +8,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from tnnlib import compress as cx
-from tnnlib.models import ReferenceCNN, accuracy
+from tnnlib.data import load_mnist
+from tnnlib.models import ReferenceCNN, accuracy, load_reference_cnn
 from tnnlib.nn import CPConv2d, LowRankLinear, TTLinear, TuckerConv2d
 
 
@@ -21,8 +22,8 @@ def _data(n=400, features=16, classes=4, seed=0):
 
 def _mixed_model():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(16, 16), nn.ReLU(), TTLinear((4, 4), (2, 2), ranks=2), nn.ReLU(),
-                         LowRankLinear(4, 4, rank=2))
+    return nn.Sequential(nn.Linear(16, 16), nn.ReLU(), TTLinear(16, 4, 2, in_modes=(4, 4), out_modes=(2, 2)),
+                         nn.ReLU(), LowRankLinear(4, 4, 2))
 
 
 # --------------------------------------------------------------------------
@@ -53,13 +54,16 @@ def test_truncate_layer_is_the_truncated_svd():
     low = cx.truncate_layer(lin, 3)
     u, s, vh = torch.linalg.svd(lin.weight.detach().double())
     best = (u[:, :3] * s[:3]) @ vh[:3]
-    assert torch.allclose(low.full_weight().double(), best, atol=1e-5)
+    assert torch.allclose(low.dense_weight().double(), best, atol=1e-5)
     tk = cx.truncate_layer(conv, 4)
-    assert isinstance(tk, TuckerConv2d) and tk.ranks == (4, 3)
+    assert isinstance(tk, TuckerConv2d) and tk.rank == (4, 3)
     w = conv.weight.detach().double().reshape(8, -1)
     u, s, vh = torch.linalg.svd(w)
-    err = (tk.full_kernel().detach().double().reshape(8, -1) - w).norm()
+    err = (tk.dense_weight().detach().double().reshape(8, -1) - w).norm()
     assert err == pytest.approx(s[4:].norm().item(), rel=1e-4)     # Eckart-Young: exactly the tail
+    assert cx.truncate_layer(lin, 100).rank == 9                   # capped at min(12, 9)
+    one_by_one = nn.Conv2d(16, 4, 1)                              # r_in capped at C_out k_h k_w = 4
+    assert cx.truncate_layer(one_by_one, 2).rank == (2, 4)
     with pytest.raises(TypeError):
         cx.truncate_layer(nn.ReLU(), 2)
 
@@ -77,7 +81,7 @@ def test_factor_parameters_and_freezing():
     assert cx.count_parameters(model, trainable_only=True) == sum(
         p.numel() for n, p in model.named_parameters() if n in names)
     assert cx.count_parameters(model) == sum(p.numel() for p in model.parameters())
-    conv_model = nn.Sequential(CPConv2d(2, 3, 3, rank=2), nn.Conv2d(3, 3, 1))
+    conv_model = nn.Sequential(CPConv2d(2, 3, 3, 2), nn.Conv2d(3, 3, 1))
     assert cx.freeze_all_but_factors(conv_model) == ["0.first", "0.horizontal", "0.last", "0.vertical"]
 
 
@@ -151,9 +155,6 @@ def test_distillation_loss_limits():
 
 @pytest.fixture(scope="module")
 def cnn_setup():
-    from tnnlib.data import load_mnist
-    from tnnlib.models import load_reference_cnn
-
     model = load_reference_cnn()
     (x_tr, y_tr), (x_te, y_te) = load_mnist("train", n=600), load_mnist("test", n=500)
     return model, (x_tr, torch.from_numpy(y_tr)), (x_te, torch.from_numpy(y_te))
@@ -180,19 +181,20 @@ def test_compress_and_heal_reports_and_leaves_the_model_alone(cnn_setup):
     test_f = (cx.cached_features(model, test[0]), test[1])
     before = model.fc1.weight.detach().clone()
     new, row = cx.compress_and_heal(head, "fc1", "tt", train_f, test_f, max_rank=4,
-                                    modes=((5, 10, 4, 4), (5, 5, 4, 5)), steps=30)
+                                    in_modes=(5, 10, 4, 4), out_modes=(5, 5, 4, 5), steps=30)
     assert isinstance(new.fc1, TTLinear) and isinstance(head.fc1, nn.Linear)
     assert torch.equal(model.fc1.weight, before)
     assert row["params_before"] == 400_000 and row["params_after"] == new.fc1.weight_parameters()
     assert row["compression"] == pytest.approx(400_000 / row["params_after"])
-    assert 0 < row["rel_error"] < 1.5 and row["seconds"] > 0
+    assert 0 < row["rel_error"] < 1.5 and row["seconds"] > 0 and row["rank"] == str(new.fc1.rank)
     assert row["acc_healed"] > row["acc_truncated"]            # 30 steps already help a lot at rank 4
     _, same = cx.compress_and_heal(head, "fc1", "tt", train_f, test_f, max_rank=4,
-                                   modes=((5, 10, 4, 4), (5, 5, 4, 5)), steps=0)
+                                   in_modes=(5, 10, 4, 4), out_modes=(5, 5, 4, 5), steps=0)
     assert same["acc_healed"] == same["acc_truncated"] == row["acc_truncated"] and same["seconds"] == 0
-    rows = cx.compression_sweep(head, "fc1", [dict(method="tucker", max_rank=2), dict(method="lowrank", max_rank=2)],
+    rows = cx.compression_sweep(head, "fc1", [dict(method="tucker", max_rank=2), dict(method="lowrank", max_rank=2),
+                                              dict(method="cp", rank=3)],
                                 train_f, test_f, steps=5, log=lambda line: None)
-    assert [r["method"] for r in rows] == ["tucker", "lowrank"]
+    assert [r["method"] for r in rows] == ["tucker", "lowrank", "cp"] and rows[2]["cp_rank"] == 3
 
 
 def test_layer_sensitivity_table(cnn_setup):

@@ -1,10 +1,19 @@
 """Contraction planning and the cost report."""
 import math
 
+import pytest
 import torch
 
 from tnnlib.nn import LowRankLinear, TTLinear, TuckerLinear
-from tnnlib.nn.planning import batch_bucket, compositions, parse_strategy, plan_tt, strategy_name, tt_candidate
+from tnnlib.nn.planning import (
+    CostModel,
+    batch_bucket,
+    compositions,
+    parse_strategy,
+    plan_tt,
+    strategy_name,
+    tt_candidate,
+)
 
 
 def test_compositions():
@@ -24,32 +33,33 @@ def test_bucket():
 
 def test_flop_counts_by_hand():
     modes, ranks, B = (8, 8, 8, 8), (1, 16, 16, 16, 1), 512
-    dense = tt_candidate(modes, modes, ranks, (4,), B)
+    kw = dict(out_modes=modes, in_modes=modes, rank=ranks, batch_size=B)
+    dense = tt_candidate(groups=(4,), **kw)
     # rebuilding: cores 1-2, then 1-3, then 1-4; then one 4096 x 4096 x 512 product
     merge = 2 * (64 * 16 * 64 * 16) + 2 * (64 * 64 * 16 * 64 * 16) + 2 * (512 * 512 * 16 * 64)
     assert dense.flops == merge + 2 * 4096 * 4096 * B
-    halves = tt_candidate(modes, modes, ranks, (2, 2), B)
+    halves = tt_candidate(groups=(2, 2), **kw)
     merge = 2 * (2 * 64 * 16 * 64 * 16)
     assert halves.flops == merge + 2 * 64 * (16 * 64) * 64 * B + 2 * (64 * 64 * 16) * 64 * B
-    seq = tt_candidate(modes, modes, ranks, (1, 1, 1, 1), B)
+    seq = tt_candidate(groups=(1, 1, 1, 1), **kw)
     assert seq.flops == 2 * B * (512 * 128 * 8 + 64 * 128 * 128 * 8 + 8 * 128 * 128 * 64 + 8 * 128 * 512)
 
 
 def test_plan_choices():
     modes = (8, 8, 8, 8)
-    big = plan_tt(modes, modes, (1, 16, 16, 16, 1), 512)
+    big = plan_tt(out_modes=modes, in_modes=modes, rank=(1, 16, 16, 16, 1), batch_size=512)
     assert big.strategy == "merge(2+2)"
     assert big.chosen.flops < 0.55 * 2 * 4096 * 4096 * 512         # about half the dense product
     assert [c.score for c in big.candidates] == sorted(c.score for c in big.candidates)
     assert len(big.candidates) == 8
-    assert plan_tt(modes, modes, (1, 4, 4, 4, 1), 1).strategy != "dense"
-    huge_batch = plan_tt((4, 4), (4, 4), (1, 16, 1), 4096)            # full rank 16x16: rebuild W
+    assert plan_tt(out_modes=modes, in_modes=modes, rank=(1, 4, 4, 4, 1), batch_size=1).strategy != "dense"
+    huge_batch = plan_tt(out_modes=(4, 4), in_modes=(4, 4), rank=(1, 16, 1), batch_size=4096)   # rebuild W
     assert huge_batch.strategy == "dense"
     assert "merge(2+2)" in str(big) and len(big.rows()) == 8
 
 
 def test_layer_plan_is_cached_and_used():
-    layer = TTLinear((8, 8, 8, 8), (8, 8, 8, 8), ranks=16)
+    layer = TTLinear(4096, 4096, 16, in_modes=(8, 8, 8, 8), out_modes=(8, 8, 8, 8))
     plan = layer.plan(500)
     assert plan is layer.plan(512) and plan.batch_size == 512
     assert layer.cost(512).strategy == plan.strategy == "merge(2+2)"
@@ -58,7 +68,7 @@ def test_layer_plan_is_cached_and_used():
 
 
 def test_cost_report():
-    layer = TTLinear((4, 8, 8, 4), (4, 8, 8, 4), ranks=8)
+    layer = TTLinear(1024, 1024, 8, in_modes=(4, 8, 8, 4), out_modes=(4, 8, 8, 4))
     cost = layer.cost(64)
     assert cost.params == 8448 and cost.dense_params == 1024 ** 2
     assert cost.dense_flops == 2 * 64 * 1024 ** 2 and cost.dense_activations == 64 * 1024
@@ -71,7 +81,7 @@ def test_cost_report():
 
 
 def test_sequential_keeps_rank_inflated_intermediates():
-    layer = TTLinear((8, 8, 8, 8), (8, 8, 8, 8), ranks=16)
+    layer = TTLinear(4096, 4096, 16, in_modes=(8, 8, 8, 8), out_modes=(8, 8, 8, 8))
     seq, halves = layer.cost(512, "sequential"), layer.cost(512, "merge(2+2)")
     assert seq.activations > 10 * seq.dense_activations
     assert halves.activations < seq.activations
@@ -87,12 +97,28 @@ def test_factorised_layers_plan_factored():
         torch.testing.assert_close(full(x), full.to_dense()(x), rtol=1e-5, atol=1e-5)
 
 
+def test_modes_are_keyword_only():
+    """Output before input, by keyword: a swap is an error, not a silent transpose."""
+    with pytest.raises(TypeError):
+        plan_tt((4, 4), (4, 4), (1, 4, 1), 8)
+    with pytest.raises(TypeError):
+        tt_candidate((4, 4), (4, 4), (1, 4, 1), (2,), 8)
+
+
+def test_compiled_and_traced_graphs_use_one_plan():
+    """graph_strategy does not depend on the batch size and leaves the plan cache alone."""
+    layer = TTLinear(4096, 4096, 16, in_modes=(8, 8, 8, 8), out_modes=(8, 8, 8, 8))
+    assert layer.graph_strategy() == layer.plan(layer.graph_batch_size).strategy
+    fresh = TTLinear(4096, 4096, 16, in_modes=(8, 8, 8, 8), out_modes=(8, 8, 8, 8))
+    fresh.graph_strategy()
+    assert fresh._plans == {}
+
+
 def test_flops_alone_are_not_time():
     """Rank 4, 4096 x 4096, batch 512: flops alone pick core by core; measured, two halves are ~2x faster."""
-    from tnnlib.nn.planning import CostModel
-
     modes, ranks = (8, 8, 8, 8), (1, 4, 4, 4, 1)
     flops_only = CostModel(element_flops=0, kernel_flops=0, narrow=1)
-    assert plan_tt(modes, modes, ranks, 512, flops_only).strategy == "sequential"
-    assert plan_tt(modes, modes, ranks, 512).strategy == "merge(2+2)"
+    kw = dict(out_modes=modes, in_modes=modes, rank=ranks, batch_size=512)
+    assert plan_tt(model=flops_only, **kw).strategy == "sequential"
+    assert plan_tt(**kw).strategy == "merge(2+2)"
     assert CostModel().product_flops(1000, 8, 512) == 8000 and CostModel().product_flops(1000, 64, 64) == 1000

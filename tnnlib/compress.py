@@ -252,16 +252,17 @@ def cached_features(model: nn.Module, images, batch_size: int = 1000) -> torch.T
 # Experiments
 # ---------------------------------------------------------------------------
 
-def compress_and_heal(model: nn.Module, layers, method: str, train, test, max_rank=None, eps=None, modes=None,
-                      steps: int = 1000, batch_size: int = 128, lr: float = 1e-2, seed: int = 0,
-                      distill: bool = True, alpha: float = 0.9, temperature: float = 2.0,
+def compress_and_heal(model: nn.Module, layers, method: str, train, test, *, max_rank=None, eps=None, rank=None,
+                      in_modes=None, out_modes=None, steps: int = 1000, batch_size: int = 128, lr: float = 1e-2,
+                      seed: int = 0, distill: bool = True, alpha: float = 0.9, temperature: float = 2.0,
                       teacher_logits=None) -> tuple:
     """Tensorize ``layers`` of a copy of ``model``, evaluate, heal the factors, evaluate again.
 
     Parameters
     ----------
     model : nn.Module (left unchanged)
-    layers, method, max_rank, eps, modes : as for :func:`tnnlib.nn.tensorize`
+    layers, method, max_rank, eps, rank, in_modes, out_modes : as for :func:`tnnlib.nn.tensorize`
+        (``rank`` is the CP rank, for ``method="cp"``)
     train, test : pairs ``(inputs, labels)`` the model reads (images, or cached features for a
         :class:`ClassifierHead`)
     steps, batch_size, lr, seed : as for :func:`heal` (``steps=0``: no healing)
@@ -273,14 +274,15 @@ def compress_and_heal(model: nn.Module, layers, method: str, train, test, max_ra
 
     Returns
     -------
-    (new_model, row) where ``row`` is a dict: ``method``, ``layers``, ``ranks``,
+    (new_model, row) where ``row`` is a dict: ``method``, ``layers``, ``rank`` (of each layer),
+    ``max_rank``, ``eps``, ``cp_rank`` (the settings),
     ``params_before``, ``params_after`` (weights of the tensorized layers),
     ``compression``, ``rel_error`` (of the weights, the largest over the
     layers), ``acc_truncated``, ``acc_healed`` (fractions; equal when
     ``steps=0``), ``seconds`` (healing time).
     """
-    report = tensorize(model, layers, method=method, max_rank=max_rank, eps=eps, modes=modes, inplace=False)
-    new = report.model
+    new, report = tensorize(model, layers, method=method, max_rank=max_rank, eps=eps, rank=rank,
+                            in_modes=in_modes, out_modes=out_modes)
     before = sum(r["params_before"] for r in report)
     after = sum(r["params_after"] for r in report)
     acc_truncated = accuracy(new, *test)
@@ -295,7 +297,7 @@ def compress_and_heal(model: nn.Module, layers, method: str, train, test, max_ra
         seconds = time.perf_counter() - start
         acc_healed = accuracy(new, *test)
     row = {"method": method, "layers": ", ".join(r["layer"] for r in report),
-           "ranks": "; ".join(r["ranks"] for r in report), "max_rank": max_rank, "eps": eps,
+           "rank": "; ".join(r["rank"] for r in report), "max_rank": max_rank, "eps": eps, "cp_rank": rank,
            "params_before": before, "params_after": after, "compression": before / after,
            "rel_error": max(r["rel_error"] for r in report),
            "acc_truncated": acc_truncated, "acc_healed": acc_healed, "seconds": seconds}
@@ -308,7 +310,7 @@ def compression_sweep(model: nn.Module, layer: str, settings, train, test, steps
     """:func:`compress_and_heal` for each setting; returns the rows (see there).
 
     ``settings`` is a list of dicts of keyword arguments of :func:`tensorize`
-    (``method`` and ``max_rank`` / ``eps`` / ``modes``), e.g.
+    (``method`` and ``max_rank`` / ``eps`` / ``rank`` / ``in_modes`` / ``out_modes``), e.g.
     ``[{"method": "tt", "max_rank": r} for r in (2, 4, 8)]``.
     ``log`` (e.g. ``print``) gets one line per setting. The teacher's logits
     (for ``distill``) are computed once, unless given.
@@ -323,7 +325,7 @@ def compression_sweep(model: nn.Module, layer: str, settings, train, test, steps
                                    lr=lr, seed=seed, distill=distill, teacher_logits=teacher_logits, **setting)
         rows.append(row)
         if log is not None:
-            log(f"{method:7s} ranks {row['ranks']:>22s} {row['params_after']:>8,d} params "
+            log(f"{method:7s} rank {row['rank']:>22s} {row['params_after']:>8,d} params "
                 f"({row['compression']:6.1f}x)  truncated {100 * row['acc_truncated']:6.2f}%  "
                 f"healed {100 * row['acc_healed']:6.2f}%")
     return rows
@@ -333,14 +335,16 @@ def truncate_layer(layer: nn.Module, rank: int) -> nn.Module:
     """The best rank-``rank`` approximation of a layer's weight matrix (:func:`weight_matrix`), as a layer.
 
     ``nn.Linear`` -> :class:`~tnnlib.nn.LowRankLinear` (truncated SVD);
-    ``nn.Conv2d`` with kernel ``(S, C, h, w)`` -> :class:`~tnnlib.nn.TuckerConv2d` with ranks
+    ``nn.Conv2d`` with kernel ``(S, C, h, w)`` -> :class:`~tnnlib.nn.TuckerConv2d` with rank
     ``(rank, C)``: a ``h x w`` convolution to ``rank`` channels, then a 1x1 convolution to ``S``,
-    which is exactly the truncated SVD of the ``(S, C h w)`` matrix.
+    which is exactly the truncated SVD of the ``(S, C h w)`` matrix. A ``rank`` above the
+    largest useful one is capped.
     """
     if isinstance(layer, nn.Linear):
-        return LowRankLinear.from_dense(layer, max_rank=int(rank))
+        return LowRankLinear.from_dense(layer, max_rank=rank)
     if isinstance(layer, nn.Conv2d):
-        return TuckerConv2d.from_dense(layer, ranks=(int(rank), layer.in_channels))
+        s_out, c_in, kh, kw = layer.weight.shape
+        return TuckerConv2d.from_dense(layer, max_rank=(min(rank, s_out, c_in * kh * kw), min(c_in, s_out * kh * kw)))
     raise TypeError(f"truncate_layer handles nn.Linear and nn.Conv2d, got {type(layer).__name__}")
 
 

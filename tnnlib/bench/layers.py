@@ -92,8 +92,8 @@ def matched_layers(n: int, modes, tt_params: int, device, dtype) -> dict:
     tucker = max(1, round(-n + math.sqrt(n * n + tt_params)))             # s^2 + 2 n s = params
     factory = dict(device=device, dtype=dtype)
     return {
-        f"TRLinear r={tr_rank}": TRLinear(modes, modes, tr_rank, **factory),
-        f"CPLinear R={cp_rank}": CPLinear(modes, modes, cp_rank, **factory),
+        f"TRLinear r={tr_rank}": TRLinear(n, n, tr_rank, in_modes=modes, out_modes=modes, **factory),
+        f"CPLinear R={cp_rank}": CPLinear(n, n, cp_rank, in_modes=modes, out_modes=modes, **factory),
         f"TuckerLinear (Tucker-2) r={tucker}": TuckerLinear(n, n, (tucker, tucker), **factory),
         f"LowRankLinear r={lowrank}": LowRankLinear(n, n, lowrank, **factory),
     }
@@ -102,7 +102,7 @@ def matched_layers(n: int, modes, tt_params: int, device, dtype) -> dict:
 def _tltorch_layers(modes, rank, device, dtype) -> dict:
     """tensorly-torch's TT ("blocktt") ``FactorizedLinear`` in both its modes, if installed."""
     try:
-        import tltorch
+        import tltorch  # noqa: PLC0415 - optional (pip install tensorly-torch), not a requirement
     except ImportError:
         return {}
     return {f"tltorch FactorizedLinear ({mode})":
@@ -172,7 +172,7 @@ def run(args) -> list:
                 x = torch.randn(batch, n, device=device, dtype=dtype)
                 base = dict(device=device.type, dtype=str(dtype).replace("torch.", ""), shape=f"{n}x{n}", batch=batch)
                 for rank in RANKS:
-                    tt = TTLinear(modes, modes, rank, device=device, dtype=dtype)
+                    tt = TTLinear(n, n, rank, in_modes=modes, out_modes=modes, device=device, dtype=dtype)
                     layers = {"nn.Linear": linear, "TTLinear": tt}
                     if rank == 16:
                         layers.update(matched_layers(n, modes, tt.weight_parameters(), device, dtype))

@@ -1,11 +1,21 @@
 """Tensorized PyTorch layers: drop-in replacements for ``nn.Linear``, ``nn.Embedding`` and ``nn.Conv2d``.
 
 Every layer is a plain ``nn.Module`` whose factors are ``nn.Parameter``s, so
-``state_dict``, ``.to(device)``, autocast, ``torch.compile`` and DDP work as
-for the dense layers. Each has ``from_dense(layer, ...)`` (decompose a trained
-layer), ``to_dense()`` (the equivalent dense layer), ``cost(batch_size)``
-(parameters, flops and activation memory against the dense layer) and an
-``extra_repr`` with modes, ranks and compression.
+``state_dict``, ``.to(device)``, autocast, ``torch.compile``, ``torch.jit.trace``
+and DDP work as for the dense layers. Constructors follow the dense layers'
+(``TTLinear(in_features, out_features, rank, *, in_modes=None, out_modes=None,
+bias=True, device=None, dtype=None)``), and every layer exposes ``rank``.
+
+To learn how a layer computes, read its ``reference_forward(x)``: a few lines,
+one factor or core after the other (``TTLinear.reference_forward`` is
+:meth:`tnnlib.ttm.TTMatrix.matvec`). ``forward`` computes the same numbers in
+the order its planner finds fastest, and the tests check it against the
+reference. Each layer also has ``from_dense(layer, *, in_modes=None,
+out_modes=None, max_rank=None, eps=None)`` (decompose a trained layer; CP:
+``rank=``), ``to_dense()`` (the equivalent dense module), ``dense_weight()``
+(the rebuilt weight, differentiable), ``cost(batch_size)`` (parameters, flops
+and activation memory against the dense layer) and an ``extra_repr`` with
+modes, rank and compression.
 
 Modules (one idea each):
 
@@ -16,7 +26,7 @@ Modules (one idea each):
 * :mod:`~tnnlib.nn.embedding` - :class:`TTEmbedding`;
 * :mod:`~tnnlib.nn.conv` - :class:`CPConv2d`, :class:`TuckerConv2d`;
 * :mod:`~tnnlib.nn.init` - initialisation that preserves the rebuilt weight's variance;
-* :mod:`~tnnlib.nn.tensorize` - :func:`tensorize`, replace layers of a model;
+* :mod:`~tnnlib.nn.tensorize` - :func:`tensorize`, replace layers of (a copy of) a model;
 * :mod:`~tnnlib.nn.base` - what the linear layers share.
 """
 from .base import TensorizedLinear

@@ -2,23 +2,29 @@
 
 A factorised layer computes ``y = x W^T + b`` like ``torch.nn.Linear``, but
 ``W`` (shape ``(out_features, in_features)``) is the product of small factors,
-the layer's only weight parameters. :class:`TensorizedLinear` holds the part
-that does not depend on the format:
+the layer's only weight parameters. Every layer has a short
+``reference_forward(x)``, the idea in a few lines (one factor or core after
+the other); ``forward`` computes the same numbers in a faster order.
+:class:`TensorizedLinear` holds the part that does not depend on the format:
 
 * the shapes and the bias (initialised like ``nn.Linear``'s);
 * planning: ``plan(batch_size)`` prices the ways to evaluate the layer
   (:mod:`tnnlib.nn.planning`) and caches the answer per batch-size bucket,
   device and dtype; ``forward`` runs the chosen one. ``layer.strategy`` forces
-  a strategy instead (``"auto"`` by default);
+  a strategy instead (``"auto"`` by default). While ``torch.compile`` or
+  ``torch.jit.trace`` records the forward pass (:func:`graph_mode`), the
+  layer runs one plan for every batch size, so that the recorded graph does
+  not depend on it (see :meth:`TensorizedLinear.graph_strategy`);
 * ``cost(batch_size)``, ``to_dense()``, ``extra_repr``.
 
-A subclass defines its parameters, ``reset_parameters``, ``full_weight()``
-(rebuild ``W``), ``candidates(batch_size)`` (the strategies with their costs),
-``_forward(x, strategy)`` and ``_describe()`` (modes and ranks for the repr).
+A subclass defines its parameters, ``reset_parameters``, ``reference_forward``,
+``dense_weight()`` (rebuild ``W``), ``candidates(batch_size)`` (the strategies
+with their costs), ``_forward(x, strategy)`` and ``_describe()`` (modes and
+ranks for the repr).
 
 Helpers used by several formats live here too: :func:`apply_to_middle` (apply a
 matrix to the middle index of a 3-index tensor), :func:`auto_modes`,
-:func:`dense_parts` and :func:`working_copy`.
+:func:`linear_modes`, :func:`dense_parts` and :func:`working_copy`.
 """
 from __future__ import annotations
 
@@ -27,8 +33,20 @@ import math
 import torch
 from torch import nn
 
+from ..ttm import factorize_dim
+from ..validation import check_modes, check_positive_int
 from .init import bias_uniform_
 from .planning import LayerCost, batch_bucket, cost_model_for, dense_linear_cost, make_plan, step_kind
+
+
+def graph_mode() -> bool:
+    """True while ``torch.compile`` (Dynamo) or ``torch.jit.trace`` records a forward pass.
+
+    The layers then avoid Python decisions that depend on the batch size (the
+    plan, blocks of rows, the kind of a product), so that one recorded graph
+    serves every batch size, as for ``nn.Linear``.
+    """
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 class TensorizedLinear(nn.Module):
@@ -44,14 +62,18 @@ class TensorizedLinear(nn.Module):
     ----------
     strategy : str
         ``"auto"`` (use :meth:`plan`) or the name of a candidate strategy.
+    graph_batch_size : int
+        The batch size whose plan a recorded graph uses (:meth:`graph_strategy`).
     """
 
     strategies = ("factored", "dense")
+    graph_batch_size = 128
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        where = type(self).__name__
+        self.in_features = check_positive_int(in_features, "in_features", where)
+        self.out_features = check_positive_int(out_features, "out_features", where)
         if bias:
             self.bias = nn.Parameter(torch.empty(self.out_features, device=device, dtype=dtype))
         else:
@@ -61,8 +83,12 @@ class TensorizedLinear(nn.Module):
         self._forced = None
 
     # -- to be defined by a subclass --------------------------------------
-    def full_weight(self) -> torch.Tensor:
-        """The weight ``W``, shape ``(out_features, in_features)``, rebuilt from the factors."""
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x W^T + b`` the plain way, factor by factor (the idea; ``forward`` is faster)."""
+        raise NotImplementedError
+
+    def dense_weight(self) -> torch.Tensor:
+        """The weight ``W``, shape ``(out_features, in_features)``, rebuilt from the factors (differentiable)."""
         raise NotImplementedError
 
     def candidates(self, batch_size: int) -> list:
@@ -98,6 +124,9 @@ class TensorizedLinear(nn.Module):
     def _name_of(self, key) -> str:
         return key if isinstance(key, str) else str(key)
 
+    def _key_of(self, candidate):
+        return candidate.groups if candidate.groups is not None else candidate.name
+
     def reset_bias(self) -> None:
         """``nn.Linear``'s default bias, ``U(-1/sqrt(in_features), 1/sqrt(in_features))``."""
         bias_uniform_(self.bias, self.in_features)
@@ -126,16 +155,32 @@ class TensorizedLinear(nn.Module):
             self._plans[key] = plan
         return plan
 
+    def graph_strategy(self) -> str:
+        """The strategy a recorded graph (``torch.compile``, ``torch.jit.trace``) runs for every batch size.
+
+        A compiled ``nn.Linear`` is one graph for all batch sizes (after the
+        first one, Dynamo marks the batch dimension dynamic). A planned layer
+        would pick its strategy from the concrete batch size and so be
+        recompiled for each new one; while a graph is recorded it runs instead
+        the plan for ``graph_batch_size`` rows (128), made without the cache
+        (no state changes inside the graph). Force another one with
+        ``layer.strategy``, which compiled and traced graphs honour too.
+        """
+        p = next(self.parameters())
+        bucket = batch_bucket(self.graph_batch_size)
+        return make_plan(bucket, self.candidates(bucket), cost_model_for(p.device.type)).strategy
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.in_features:
+        if not torch.jit.is_tracing() and x.shape[-1] != self.in_features:   # (a trace checks the shapes itself)
             raise ValueError(f"{type(self).__name__} expects inputs with last dimension {self.in_features}, "
                              f"got shape {tuple(x.shape)}")
         x2 = x.reshape(-1, self.in_features)
         if self._forced is not None:
             key = self._forced
+        elif graph_mode():
+            key = self._strategy_key(self.graph_strategy())
         else:
-            chosen = self.plan(x2.shape[0]).chosen
-            key = chosen.groups if chosen.groups is not None else chosen.name
+            key = self._key_of(self.plan(x2.shape[0]).chosen)
         y = self._forward(x2, key)
         return y.reshape(*x.shape[:-1], self.out_features)
 
@@ -156,11 +201,11 @@ class TensorizedLinear(nn.Module):
 
     @torch.no_grad()
     def to_dense(self) -> nn.Linear:
-        """The equivalent ``nn.Linear`` (same device and dtype), with ``W = full_weight()``."""
+        """The equivalent ``nn.Linear`` (same device and dtype), with ``W = dense_weight()``."""
         p = next(self.parameters())
         layer = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
                           device=p.device, dtype=p.dtype)
-        layer.weight.copy_(self.full_weight())
+        layer.weight.copy_(self.dense_weight())
         if self.bias is not None:
             layer.bias.copy_(self.bias)
         return layer
@@ -175,7 +220,7 @@ class TensorizedLinear(nn.Module):
 # Helpers
 # ---------------------------------------------------------------------------
 
-def apply_to_middle(matrix: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+def apply_to_middle(matrix: torch.Tensor, state: torch.Tensor, graph: bool | None = None) -> torch.Tensor:
     """``out[p] = matrix @ state[p]``: shapes ``(R, K)``, ``(P, K, Q)`` -> ``(P, R, Q)``.
 
     Run as :func:`tnnlib.nn.planning.step_kind` says:
@@ -187,9 +232,20 @@ def apply_to_middle(matrix: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
       not build a ``(P, R, K)`` gradient only to sum it;
     * ``"permute"`` (many tiny products): copy the state to ``(K, P Q)``, one
       product, copy back.
+
+    While a graph is recorded (:func:`graph_mode`) ``P`` and ``Q`` may hold
+    the batch size, so the choice may not depend on them: one broadcast
+    product, or the folded one for a matrix that needs a gradient, serves
+    every shape. ``torch.jit.trace`` always gets the folded one: it checks its
+    trace by running it again without gradients, and the two must agree.
+    (``graph``: :func:`graph_mode`, if the caller knows it already.)
     """
     P, K, Q = state.shape
     R = matrix.shape[0]
+    if graph_mode() if graph is None else graph:
+        if matrix.requires_grad or torch.jit.is_tracing():
+            return (state.transpose(1, 2).reshape(-1, K) @ matrix.t()).reshape(P, Q, R).transpose(1, 2)
+        return torch.matmul(matrix, state)
     kind = step_kind(P, Q)
     if kind == "mm":
         if P == 1:
@@ -204,23 +260,17 @@ def apply_to_middle(matrix: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     return (matrix @ flat).reshape(R, P, Q).transpose(0, 1)
 
 
-def check_modes(modes, size: int, name: str, layer: str = "layer") -> tuple:
-    """``modes`` as a tuple of positive ints multiplying to ``size`` (clear error otherwise)."""
-    try:
-        modes = tuple(int(m) for m in modes)
-    except (TypeError, ValueError):
-        raise TypeError(f"{layer}: {name} must be a sequence of positive integers, got {modes!r}") from None
-    if not modes or any(m < 1 for m in modes):
-        raise ValueError(f"{layer}: {name} must be non-empty positive integers, got {modes}")
-    if size is not None and math.prod(modes) != size:
-        raise ValueError(f"{layer}: {name} {modes} multiply to {math.prod(modes)}, but the layer has "
-                         f"{size} features on that side; the modes must multiply to {size}")
-    return modes
-
-
 def default_order(n: int) -> int:
     """How many modes to split a size into by default: about one per factor of 8 (at least 2)."""
     return max(2, round(math.log(max(n, 2)) / math.log(8)))
+
+
+def split_size(n: int, d: int):
+    """``n`` as ``d`` balanced factors (:func:`tnnlib.ttm.factorize_dim`), or None if it has too few."""
+    try:
+        return tuple(factorize_dim(n, d))
+    except ValueError:
+        return None
 
 
 def auto_modes(in_features: int, out_features: int, d: int | None = None, same_order: bool = True):
@@ -230,33 +280,69 @@ def auto_modes(in_features: int, out_features: int, d: int | None = None, same_o
     cannot be split into ``d`` factors >= 2 (a prime, say), fewer modes are
     tried, down to one. With ``same_order=True`` (TT-matrix layers) both sides
     get the same number of modes.
+
+    >>> auto_modes(1024, 512)
+    ((8, 8, 16), (8, 8, 8))
     """
-    from ..ttm import factorize_dim
+    d = d or default_order(max(in_features, out_features))
 
     def split(n, k):
-        for order in range(k, 0, -1):
-            try:
-                return factorize_dim(n, order)
-            except ValueError:
-                continue
-        return (n,)
+        return next(f for order in range(k, 0, -1) if (f := split_size(n, order)) is not None)
 
-    d = d or default_order(max(in_features, out_features))
     if not same_order:
         return split(in_features, d), split(out_features, d)
     for order in range(d, 0, -1):
-        try:
-            return factorize_dim(in_features, order), factorize_dim(out_features, order)
-        except ValueError:
-            continue
+        pair = split_size(in_features, order), split_size(out_features, order)
+        if None not in pair:
+            return pair
     return (in_features,), (out_features,)
 
 
-def dense_parts(layer, kind=nn.Linear):
+def linear_modes(in_features: int, out_features: int, *, in_modes, out_modes, where: str, same_order: bool,
+                 default: str = "auto"):
+    """The modes of a layer: given ones checked (their product must be the features), missing ones chosen.
+
+    Neither given: ``default="auto"`` gives :func:`auto_modes`, ``"matrix"``
+    one mode per side. One given: the other side is split into as many modes
+    when ``same_order`` (TT-matrix), else by :func:`auto_modes`.
+    """
+    if in_modes is not None:
+        in_modes = check_modes(in_modes, in_features, "in_modes", where)
+    if out_modes is not None:
+        out_modes = check_modes(out_modes, out_features, "out_modes", where)
+    if in_modes is None and out_modes is None:
+        if default == "matrix":
+            return (in_features,), (out_features,)
+        return auto_modes(in_features, out_features, same_order=same_order)
+    if in_modes is None or out_modes is None:
+        given, size, missing = ((in_modes, out_features, "out_modes") if out_modes is None
+                                else (out_modes, in_features, "in_modes"))
+        if same_order:
+            found = split_size(size, len(given))
+            if found is None:
+                raise ValueError(f"{where}: {size} cannot be split into {len(given)} modes >= 2 to match "
+                                 f"{given}; pass {missing} too (a mode may be 1)")
+        else:
+            found = auto_modes(size, size, same_order=False)[0]
+        in_modes, out_modes = (in_modes, found) if out_modes is None else (found, out_modes)
+    if same_order and len(in_modes) != len(out_modes):
+        raise ValueError(f"{where}: in_modes {in_modes} and out_modes {out_modes} must have the same "
+                         "length d (pad the shorter with 1s)")
+    return in_modes, out_modes
+
+
+def dense_parts(layer, kind=nn.Linear, where: str = "from_dense"):
     """``(weight, bias)`` of a dense layer, checking its type."""
     if not isinstance(layer, kind):
-        raise TypeError(f"expected a {kind.__name__}, got {type(layer).__name__}")
+        raise TypeError(f"{where}: expected an {kind.__name__}, got {type(layer).__name__}")
     return layer.weight, layer.bias
+
+
+def no_modes(where: str, *, in_modes, out_modes) -> None:
+    """For formats without modes (low rank): a clear error if modes were given."""
+    if in_modes is not None or out_modes is not None:
+        raise ValueError(f"{where}: this format takes no modes (it factors the weight as a matrix); "
+                         f"got in_modes={in_modes}, out_modes={out_modes}")
 
 
 def working_copy(t: torch.Tensor) -> torch.Tensor:
@@ -268,3 +354,14 @@ def working_copy(t: torch.Tensor) -> torch.Tensor:
     """
     dtype = torch.float64 if t.device.type == "cpu" else torch.float32
     return t.detach().to(dtype)
+
+
+def copy_into(new: nn.Module, values: dict, bias) -> nn.Module:
+    """Copy decomposition results (``{parameter name: tensor}``) and the bias into ``new``; return it."""
+    params = dict(new.named_parameters())
+    with torch.no_grad():
+        for name, value in values.items():
+            params[name].copy_(value)
+        if bias is not None:
+            new.bias.copy_(bias)
+    return new

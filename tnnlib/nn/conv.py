@@ -11,7 +11,7 @@ it turns one convolution into a pipeline of cheap ones:
       1 x k_w depthwise conv  (H, horizontal stride/padding)
       1x1 conv R -> C_out  (L, plus the bias)
 
-* Tucker-2, ranks (R_out, R_in) (Kim et al. 2016, arXiv:1511.06530):
+* Tucker-2, rank (R_out, R_in) (Kim et al. 2016, arXiv:1511.06530):
   ``K[o, c, y, x] = sum_{s, t} L[o, s] C[s, t, y, x] F[t, c]`` is
 
       1x1 conv C_in -> R_in  (F)
@@ -20,7 +20,9 @@ it turns one convolution into a pipeline of cheap ones:
 
 Zero padding commutes with the 1x1 and depthwise stages (a 1x1 convolution of
 zeros is zero), so both pipelines compute exactly the convolution with the
-rebuilt kernel. Only ``groups=1`` and zero padding are supported.
+rebuilt kernel: ``reference_forward(x)``, the definition (one convolution with
+``dense_weight()``), against which the tests check ``forward``, the pipeline.
+Only ``groups=1`` and zero padding are supported.
 """
 from __future__ import annotations
 
@@ -28,30 +30,39 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import working_copy
+from ..cp import cp_als
+from ..tucker import hooi, hosvd
+from ..validation import check_eps, check_max_rank, check_positive_int, check_rank, is_int
+from .base import copy_into, working_copy
 from .init import bias_uniform_, cp_std, linear_std, normal_, tucker_std
 from .planning import LayerCost
 
 
-def _pair(v) -> tuple:
-    return (int(v), int(v)) if isinstance(v, int) else tuple(int(a) for a in v)
+def _pair(v, name: str, where: str, minimum: int = 1) -> tuple:
+    """An int or a pair of ints as a pair, checked (``minimum`` 0 for the padding)."""
+    pair = (v, v) if is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(is_int(a) for a in pair):
+        raise TypeError(f"{where}: {name} must be an int or a pair of ints, got {v!r}")
+    if any(a < minimum for a in pair):
+        raise ValueError(f"{where}: {name} must be >= {minimum}, got {v!r}")
+    return tuple(int(a) for a in pair)
 
 
 def _out_size(n: int, k: int, stride: int, padding: int, dilation: int) -> int:
     return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
 
 
-def _conv_parts(conv: nn.Conv2d):
+def _conv_parts(conv: nn.Conv2d, where: str):
     """Weight, bias and geometry of a ``nn.Conv2d`` we can factorise (clear errors otherwise)."""
     if not isinstance(conv, nn.Conv2d):
-        raise TypeError(f"expected an nn.Conv2d, got {type(conv).__name__}")
+        raise TypeError(f"{where}: expected an nn.Conv2d, got {type(conv).__name__}")
     if conv.groups != 1:
-        raise ValueError(f"only groups=1 convolutions can be factorised, got groups={conv.groups}")
+        raise ValueError(f"{where}: only groups=1 convolutions can be factorised, got groups={conv.groups}")
     if conv.padding_mode != "zeros":
-        raise ValueError(f"only zero padding is supported, got padding_mode={conv.padding_mode!r}")
+        raise ValueError(f"{where}: only zero padding is supported, got padding_mode={conv.padding_mode!r}")
     if isinstance(conv.padding, str):
         if conv.padding != "valid":
-            raise ValueError(f"padding={conv.padding!r} is not supported; give the padding as numbers")
+            raise ValueError(f"{where}: padding={conv.padding!r} is not supported; give the padding as numbers")
         padding = (0, 0)
     else:
         padding = conv.padding
@@ -64,9 +75,12 @@ class _FactorizedConv2d(nn.Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, bias, device, dtype):
         super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        where = type(self).__name__
+        self.in_channels = check_positive_int(in_channels, "in_channels", where)
+        self.out_channels = check_positive_int(out_channels, "out_channels", where)
+        self.kernel_size, self.stride = _pair(kernel_size, "kernel_size", where), _pair(stride, "stride", where)
+        self.padding = _pair(padding, "padding", where, minimum=0)
+        self.dilation = _pair(dilation, "dilation", where)
         if bias:
             self.bias = nn.Parameter(torch.empty(self.out_channels, device=device, dtype=dtype))
         else:
@@ -76,8 +90,14 @@ class _FactorizedConv2d(nn.Module):
     def fan_in(self) -> int:
         return self.in_channels * self.kernel_size[0] * self.kernel_size[1]
 
-    def full_kernel(self) -> torch.Tensor:
+    def dense_weight(self) -> torch.Tensor:
+        """The kernel ``(out_channels, in_channels, k_h, k_w)`` rebuilt from the factors (differentiable)."""
         raise NotImplementedError
+
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The definition: one convolution with the rebuilt kernel (``forward`` runs the cheap pipeline)."""
+        return F.conv2d(x, self.dense_weight(), self.bias, stride=self.stride, padding=self.padding,
+                        dilation=self.dilation)
 
     def weight_parameters(self) -> int:
         return sum(p.numel() for name, p in self.named_parameters() if name != "bias")
@@ -88,8 +108,8 @@ class _FactorizedConv2d(nn.Module):
 
     @torch.no_grad()
     def to_dense(self) -> nn.Conv2d:
-        """The equivalent ``nn.Conv2d`` (same geometry, device, dtype), kernel = ``full_kernel()``."""
-        kernel = self.full_kernel()
+        """The equivalent ``nn.Conv2d`` (same geometry, device, dtype), kernel = ``dense_weight()``."""
+        kernel = self.dense_weight()
         conv = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
                          padding=self.padding, dilation=self.dilation, bias=self.bias is not None,
                          device=kernel.device, dtype=kernel.dtype)
@@ -99,14 +119,14 @@ class _FactorizedConv2d(nn.Module):
         return conv
 
     def _output_size(self, input_size):
-        (h, w), (kh, kw) = _pair(input_size), self.kernel_size
+        (h, w), (kh, kw) = input_size, self.kernel_size
         return (_out_size(h, kh, self.stride[0], self.padding[0], self.dilation[0]),
                 _out_size(w, kw, self.stride[1], self.padding[1], self.dilation[1]))
 
     def cost(self, batch_size: int, input_size) -> LayerCost:
         """Parameters, forward flops and kept activations for ``batch_size`` images of ``input_size``
         ``(H, W)``, against the dense convolution (which keeps only its input)."""
-        h, w = _pair(input_size)
+        h, w = _pair(input_size, "input_size", f"{type(self).__name__}.cost")
         ho, wo = self._output_size((h, w))
         flops, kept = self._stage_costs(batch_size, h, w, ho, wo)
         dense_flops = 2 * batch_size * self.out_channels * ho * wo * self.fan_in
@@ -123,11 +143,16 @@ class _FactorizedConv2d(nn.Module):
 class CPConv2d(_FactorizedConv2d):
     """Rank-R CP convolution: 1x1 -> (k_h x 1) -> (1 x k_w) -> 1x1 (Lebedev et al. 2015, arXiv:1412.6553).
 
+    ``forward`` runs the four cheap convolutions; :meth:`reference_forward` is
+    the definition they compute, one convolution with the rebuilt kernel
+    ``K[o, c, y, x] = sum_r last[o, r] first[r, c] vertical[r, y] horizontal[r, x]``.
+
     Parameters
     ----------
-    in_channels, out_channels, kernel_size, stride, padding, dilation, bias : as ``nn.Conv2d``
+    in_channels, out_channels, kernel_size : as ``nn.Conv2d``
+    rank : int (R; never capped)
+    stride, padding, dilation, bias, device, dtype : keyword-only, as ``nn.Conv2d``
         (``groups=1``, zero padding given as numbers).
-    rank : int
 
     Attributes
     ----------
@@ -135,28 +160,24 @@ class CPConv2d(_FactorizedConv2d):
     vertical : Parameter (R, k_h)       depthwise column filters
     horizontal : Parameter (R, k_w)     depthwise row filters
     last : Parameter (C_out, R)         the 1x1 conv out, with ``bias``
+    rank : int
 
     Shapes: ``(B, C_in, H, W) -> (B, C_out, H_out, W_out)`` as the dense conv.
+
+    >>> CPConv2d(16, 32, 3, 8, padding=1).weight_parameters()
+    432
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, rank: int, stride=1, padding=0, dilation=1,
+    def __init__(self, in_channels, out_channels, kernel_size, rank: int, *, stride=1, padding=0, dilation=1,
                  bias: bool = True, device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias, device, dtype)
-        if int(rank) < 1:
-            raise ValueError(f"CPConv2d: rank must be >= 1, got {rank}")
-        self.rank = int(rank)
+        self.rank = check_positive_int(rank, "rank", "CPConv2d")
         (kh, kw), factory = self.kernel_size, dict(device=device, dtype=dtype)
         self.first = nn.Parameter(torch.empty(self.rank, self.in_channels, **factory))
         self.vertical = nn.Parameter(torch.empty(self.rank, kh, **factory))
         self.horizontal = nn.Parameter(torch.empty(self.rank, kw, **factory))
         self.last = nn.Parameter(torch.empty(self.out_channels, self.rank, **factory))
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """The 4 factors ``N(0, s^2)``, ``s = (sigma / sqrt(R))^(1/4)``, ``sigma = 1/sqrt(3 C_in k_h k_w)``
-        (``nn.Conv2d``'s default kernel std); the bias as ``nn.Conv2d``'s."""
-        normal_([self.first, self.vertical, self.horizontal, self.last], cp_std(linear_std(self.fan_in), self.rank, 4))
-        bias_uniform_(self.bias, self.fan_in)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         (sh, sw), (ph, pw), (dh, dw), R = self.stride, self.padding, self.dilation, self.rank
@@ -165,12 +186,37 @@ class CPConv2d(_FactorizedConv2d):
         h = F.conv2d(h, self.horizontal[:, None, None, :], stride=(1, sw), padding=(0, pw), dilation=(1, dw), groups=R)
         return F.conv2d(h, self.last[:, :, None, None], self.bias)
 
-    def full_kernel(self) -> torch.Tensor:
+    def dense_weight(self) -> torch.Tensor:
         """``K[o, c, y, x] = sum_r last[o, r] first[r, c] vertical[r, y] horizontal[r, x]``."""
         spatial = self.vertical[:, :, None] * self.horizontal[:, None, :]              # (R, kh, kw)
         per_rank = self.first[:, :, None, None] * spatial[:, None]                     # (R, C_in, kh, kw)
         return (self.last @ per_rank.reshape(self.rank, -1)).reshape(self.out_channels, self.in_channels,
                                                                       *self.kernel_size)
+
+    def reset_parameters(self) -> None:
+        """The 4 factors ``N(0, s^2)``, ``s = (sigma / sqrt(R))^(1/4)``, ``sigma = 1/sqrt(3 C_in k_h k_w)``
+        (``nn.Conv2d``'s default kernel std); the bias as ``nn.Conv2d``'s."""
+        normal_([self.first, self.vertical, self.horizontal, self.last], cp_std(linear_std(self.fan_in), self.rank, 4))
+        bias_uniform_(self.bias, self.fan_in)
+
+    @classmethod
+    def from_dense(cls, conv: nn.Conv2d, *, rank=None, n_sweeps: int = 100, seed: int = 0):
+        """CP-ALS of the kernel (:func:`tnnlib.cp.cp_als`, SVD start); ``rank`` (keyword) is required.
+
+        The CP weights are absorbed in ``last``. CP-ALS can degenerate (huge,
+        cancelling components): check ``dense_weight()`` against the original.
+        """
+        where = "CPConv2d.from_dense"
+        if rank is None:
+            raise TypeError(f"{where}: rank= is required (the number of rank-one terms; CP takes no max_rank/eps)")
+        rank = check_positive_int(rank, "rank", where)
+        weight, bias, geometry = _conv_parts(conv, where)
+        cp = cp_als(working_copy(weight), rank, n_sweeps=n_sweeps, init="svd", seed=seed)
+        out_f, in_f, v_f, h_f = cp.factors                                 # (C_out, R), (C_in, R), (kh, R), (kw, R)
+        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size, cp.rank, bias=bias is not None,
+                  device=weight.device, dtype=weight.dtype, **geometry)
+        return copy_into(new, {"last": out_f * cp.weights, "first": in_f.t(), "vertical": v_f.t(),
+                               "horizontal": h_f.t()}, bias)
 
     def _stage_costs(self, B, h, w, ho, wo):
         (kh, kw), R = self.kernel_size, self.rank
@@ -185,82 +231,98 @@ class CPConv2d(_FactorizedConv2d):
         return (f"{self._geometry_repr()}, rank={self.rank}, bias={self.bias is not None}, "
                 f"params={self.weight_parameters():,} (compression {self.compression:.1f}x)")
 
-    @classmethod
-    def from_dense(cls, conv: nn.Conv2d, rank: int | None = None, max_rank=None, n_sweeps: int = 100,
-                   seed: int = 0):
-        """CP-ALS of the kernel (:func:`tnnlib.cp.cp_als`, SVD start); ``rank`` (alias ``max_rank``) required.
 
-        The CP weights are absorbed in ``last``. CP-ALS can degenerate (huge,
-        cancelling components): check ``full_kernel()`` against the original.
-        """
-        from ..cp import cp_als
-
-        rank = rank if rank is not None else max_rank
-        if rank is None:
-            raise ValueError("CPConv2d.from_dense needs rank= (or max_rank=): the number of rank-one terms")
-        weight, bias, geometry = _conv_parts(conv)
-        cp = cp_als(working_copy(weight), int(rank), n_sweeps=n_sweeps, init="svd", seed=seed)
-        out_f, in_f, v_f, h_f = cp.factors                                 # (C_out, R), (C_in, R), (kh, R), (kw, R)
-        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size, cp.rank, bias=bias is not None,
-                  device=weight.device, dtype=weight.dtype, **geometry)
-        with torch.no_grad():
-            new.last.copy_(out_f * cp.weights)
-            new.first.copy_(in_f.t())
-            new.vertical.copy_(v_f.t())
-            new.horizontal.copy_(h_f.t())
-            if bias is not None:
-                new.bias.copy_(bias)
-        return new
+def _tucker_conv_limits(c_out: int, c_in: int, kh: int, kw: int) -> tuple:
+    """Largest useful ``(R_out, R_in)``: each channel count, and the size of the rest of the kernel."""
+    return min(c_out, c_in * kh * kw), min(c_in, c_out * kh * kw)
 
 
 class TuckerConv2d(_FactorizedConv2d):
     """Tucker-2 convolution: 1x1 -> k_h x k_w core -> 1x1 (Kim et al. 2016, arXiv:1511.06530).
 
+    ``forward`` runs the three convolutions; :meth:`reference_forward` is the
+    definition, one convolution with the kernel
+    ``K[o, c, y, x] = sum_{s,t} last[o, s] core[s, t, y, x] first[t, c]``.
+
     Parameters
     ----------
-    in_channels, out_channels, kernel_size, stride, padding, dilation, bias : as ``nn.Conv2d``
-    ranks : int or (R_out, R_in)
+    in_channels, out_channels, kernel_size : as ``nn.Conv2d``
+    rank : int or (R_out, R_in)
+        An int is used for both, capped at the largest useful ranks
+        (``min(C_out, C_in k_h k_w)``, ``min(C_in, C_out k_h k_w)``); a pair is checked.
+    stride, padding, dilation, bias, device, dtype : keyword-only, as ``nn.Conv2d``
 
     Attributes
     ----------
     first : Parameter (R_in, C_in)                 1x1 conv into R_in channels
     core : Parameter (R_out, R_in, k_h, k_w)       the small full convolution
     last : Parameter (C_out, R_out)                1x1 conv out, with ``bias``
+    rank : (R_out, R_in)
+
+    >>> TuckerConv2d(16, 32, 3, (8, 4), padding=1).rank
+    (8, 4)
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, ranks, stride=1, padding=0, dilation=1,
+    def __init__(self, in_channels, out_channels, kernel_size, rank, *, stride=1, padding=0, dilation=1,
                  bias: bool = True, device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, bias, device, dtype)
-        r_out, r_in = _pair(ranks)
-        if r_out < 1 or r_in < 1:
-            raise ValueError(f"TuckerConv2d: ranks must be >= 1, got {ranks}")
-        self.ranks = (r_out, r_in)
+        self.rank = check_rank(rank, _tucker_conv_limits(self.out_channels, self.in_channels, *self.kernel_size),
+                               "TuckerConv2d")
+        r_out, r_in = self.rank
         factory = dict(device=device, dtype=dtype)
         self.first = nn.Parameter(torch.empty(r_in, self.in_channels, **factory))
         self.core = nn.Parameter(torch.empty(r_out, r_in, *self.kernel_size, **factory))
         self.last = nn.Parameter(torch.empty(self.out_channels, r_out, **factory))
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        """Core and both factors ``N(0, s^2)``, ``s = (sigma / sqrt(R_out R_in))^(1/3)``
-        (Tucker with N = 2 factor matrices; the spatial modes stay in the core)."""
-        normal_([self.first, self.core, self.last], tucker_std(linear_std(self.fan_in), self.ranks))
-        bias_uniform_(self.bias, self.fan_in)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.conv2d(x, self.first[:, :, None, None])
         h = F.conv2d(h, self.core, stride=self.stride, padding=self.padding, dilation=self.dilation)
         return F.conv2d(h, self.last[:, :, None, None], self.bias)
 
-    def full_kernel(self) -> torch.Tensor:
+    def dense_weight(self) -> torch.Tensor:
         """``K[o, c, y, x] = sum_{s,t} last[o, s] core[s, t, y, x] first[t, c]``."""
-        r_out, r_in = self.ranks
+        r_out, r_in = self.rank
         kh, kw = self.kernel_size
         inner = (self.last @ self.core.reshape(r_out, -1)).reshape(self.out_channels, r_in, kh * kw)
         return (self.first.t() @ inner).reshape(self.out_channels, self.in_channels, kh, kw)
 
+    def reset_parameters(self) -> None:
+        """Core and both factors ``N(0, s^2)``, ``s = (sigma / sqrt(R_out R_in))^(1/3)``
+        (Tucker with N = 2 factor matrices; the spatial modes stay in the core)."""
+        normal_([self.first, self.core, self.last], tucker_std(linear_std(self.fan_in), self.rank))
+        bias_uniform_(self.bias, self.fan_in)
+
+    @classmethod
+    def from_dense(cls, conv: nn.Conv2d, *, max_rank=None, eps=None, n_sweeps: int = 0):
+        """Tucker-2 of the kernel: HOSVD (:func:`tnnlib.tucker.hosvd`) in the two channel modes.
+
+        The spatial modes keep full rank (their orthogonal factors are folded
+        into the core). ``max_rank``: an int for both channel ranks (capped at
+        the largest useful ones) or a pair ``(R_out, R_in)`` (checked);
+        ``eps``: relative error target (HOSVD bound). Neither: exact. With
+        ``n_sweeps > 0``, refine by HOOI.
+        """
+        where = "TuckerConv2d.from_dense"
+        weight, bias, geometry = _conv_parts(conv, where)
+        c_out, c_in, kh, kw = weight.shape
+        limits = _tucker_conv_limits(c_out, c_in, kh, kw)
+        channels = check_max_rank(max_rank, limits, where) or limits
+        eps = check_eps(eps, where)
+        kernel = working_copy(weight)
+        tucker = hosvd(kernel, max_rank=(*channels, kh, kw), eps=eps)
+        if eps is not None:                                  # keep the spatial modes whole
+            tucker = hosvd(kernel, max_rank=(*tucker.rank[:2], kh, kw))
+        if n_sweeps > 0:
+            tucker = hooi(kernel, tucker.rank, n_sweeps=n_sweeps)
+        out_f, in_f, y_f, x_f = tucker.factors
+        core = torch.einsum("stab,ya,xb->styx", tucker.core, y_f, x_f)
+        new = cls(c_in, c_out, (kh, kw), tucker.rank[:2], bias=bias is not None, device=weight.device,
+                  dtype=weight.dtype, **geometry)
+        return copy_into(new, {"last": out_f, "core": core, "first": in_f.t()}, bias)
+
     def _stage_costs(self, B, h, w, ho, wo):
-        (kh, kw), (r_out, r_in) = self.kernel_size, self.ranks
+        (kh, kw), (r_out, r_in) = self.kernel_size, self.rank
         flops = 2 * B * r_in * h * w * self.in_channels
         flops += 2 * B * r_out * ho * wo * r_in * kh * kw
         flops += 2 * B * self.out_channels * ho * wo * r_out
@@ -268,40 +330,5 @@ class TuckerConv2d(_FactorizedConv2d):
         return flops, kept
 
     def extra_repr(self) -> str:
-        return (f"{self._geometry_repr()}, ranks={self.ranks}, bias={self.bias is not None}, "
+        return (f"{self._geometry_repr()}, rank={self.rank}, bias={self.bias is not None}, "
                 f"params={self.weight_parameters():,} (compression {self.compression:.1f}x)")
-
-    @classmethod
-    def from_dense(cls, conv: nn.Conv2d, ranks=None, max_rank=None, eps=None, n_sweeps: int = 0):
-        """Tucker-2 of the kernel: HOSVD (:func:`tnnlib.tucker.hosvd`) in the two channel modes.
-
-        The spatial modes keep full rank (their orthogonal factors are folded
-        into the core). ``ranks = (R_out, R_in)``, or ``max_rank`` for both
-        (capped at the channel counts), or ``eps`` (relative error target;
-        HOSVD bound). With ``n_sweeps > 0``, refine by HOOI.
-        """
-        from ..tucker import hooi, hosvd
-
-        weight, bias, geometry = _conv_parts(conv)
-        c_out, c_in, kh, kw = weight.shape
-        if ranks is None and max_rank is not None:
-            ranks = (min(int(max_rank), c_out), min(int(max_rank), c_in))
-        full = (c_out, c_in, kh, kw)
-        bound = None if ranks is None else (*_pair(ranks), kh, kw)
-        kernel = working_copy(weight)
-        tucker = hosvd(kernel, ranks=bound or full, eps=eps)
-        if eps is not None:                                  # keep the spatial modes whole
-            tucker = hosvd(kernel, ranks=(*tucker.ranks[:2], kh, kw))
-        if n_sweeps > 0:
-            tucker = hooi(kernel, tucker.ranks, n_sweeps=n_sweeps)
-        out_f, in_f, y_f, x_f = tucker.factors
-        core = torch.einsum("stab,ya,xb->styx", tucker.core, y_f, x_f)
-        new = cls(c_in, c_out, (kh, kw), tucker.ranks[:2], bias=bias is not None, device=weight.device,
-                  dtype=weight.dtype, **geometry)
-        with torch.no_grad():
-            new.last.copy_(out_f)
-            new.core.copy_(core)
-            new.first.copy_(in_f.t())
-            if bias is not None:
-                new.bias.copy_(bias)
-        return new

@@ -20,9 +20,12 @@ an order-``(p + q)`` tensor (output modes first, C order) written in a format:
 * :class:`TRLinear`: a tensor ring of cores ``(r_{k-1}, n_k, r_k)``, the ring
   closed by ``r_0 = r_{p+q}`` (Wang et al. 2018, arXiv:1802.09052).
 
-Each layer has two strategies: ``"factored"`` (apply the factors to the input
-one after the other) and ``"dense"`` (rebuild ``W``, one matrix product); the
-plan picks the cheaper by flops, which is almost always "factored".
+Each class starts with ``reference_forward(x)``, the computation in a few
+plain lines, factor by factor; read it first. ``forward`` has two strategies:
+``"factored"`` (apply the factors to the input one after the other, arranged
+for speed) and ``"dense"`` (rebuild ``W``, one matrix product); the plan picks
+the cheaper by flops, which is almost always "factored". The tests check both
+against ``reference_forward``.
 """
 from __future__ import annotations
 
@@ -31,14 +34,24 @@ import math
 import torch
 from torch import nn
 
-from .base import TensorizedLinear, apply_to_middle, auto_modes, check_modes, dense_parts, working_copy
+from ..cp import cp_als, khatri_rao
+from ..svd import truncated_svd
+from ..tr import merge_cores as merge_ring_cores
+from ..tr import tr_als, tr_svd
+from ..tucker import hooi, hosvd
+from ..validation import check_eps, check_max_rank, check_positive_int, check_rank, is_int
+from .base import (
+    TensorizedLinear,
+    apply_to_middle,
+    copy_into,
+    dense_parts,
+    graph_mode,
+    linear_modes,
+    no_modes,
+    working_copy,
+)
 from .init import cp_std, factor_std, linear_std, normal_, tr_core_std, tucker_std
 from .planning import Candidate
-
-
-def _as_modes(modes, name: str, layer: str) -> tuple:
-    """An int ``n`` means one mode ``(n,)``."""
-    return (int(modes),) if isinstance(modes, int) else check_modes(modes, None, name, layer)
 
 
 def _dense_candidate(rebuild_flops: int, rebuild_moved: int, rebuild_kernels: int, rebuild_kept: int,
@@ -48,28 +61,14 @@ def _dense_candidate(rebuild_flops: int, rebuild_moved: int, rebuild_kernels: in
                      rebuild_kernels + 1, B * N + M * N + rebuild_kept)
 
 
-def _modes_from_layer(layer, in_modes, out_modes, default: str):
-    """Modes for ``from_dense``: given, or ``"matrix"`` (one per side), or ``"auto"`` (balanced)."""
-    if in_modes is None or out_modes is None:
-        if default == "matrix":
-            auto_in, auto_out = (layer.in_features,), (layer.out_features,)
-        else:
-            auto_in, auto_out = auto_modes(layer.in_features, layer.out_features, same_order=False)
-        in_modes, out_modes = in_modes or auto_in, out_modes or auto_out
-    name = "from_dense"
-    return (check_modes(in_modes, layer.in_features, "in_modes", name),
-            check_modes(out_modes, layer.out_features, "out_modes", name))
+def _with_bias(y, bias):
+    return y if bias is None else y + bias.to(y.dtype)
 
 
-def _finish(new, factors: dict, bias):
-    """Copy decomposition results (``{parameter name: tensor}``) and the bias into ``new``."""
-    params = dict(new.named_parameters())
-    with torch.no_grad():
-        for name, value in factors.items():
-            params[name].copy_(value)
-        if bias is not None:
-            new.bias.copy_(bias)
-    return new
+def _mode_limits(modes) -> tuple:
+    """The largest useful multilinear rank of each mode: ``min(n_k, prod of the other modes)``."""
+    total = math.prod(modes)
+    return tuple(min(n, total // n) for n in modes)
 
 
 # ---------------------------------------------------------------------------
@@ -77,13 +76,14 @@ def _finish(new, factors: dict, bias):
 # ---------------------------------------------------------------------------
 
 class LowRankLinear(TensorizedLinear):
-    """``W = U V`` of rank ``r``: ``y = (x V^T) U^T + b``.
+    """``W = U V`` of rank ``r``: ``y = (x V^T) U^T + b`` (:meth:`reference_forward`).
 
     Parameters
     ----------
     in_features, out_features : int
-    rank : int
+    rank : int (capped at ``min(in_features, out_features)``, the largest useful rank)
     bias : bool
+    device, dtype : as for ``nn.Linear``
 
     Attributes
     ----------
@@ -92,28 +92,54 @@ class LowRankLinear(TensorizedLinear):
 
     Cost ``r (M + N)`` parameters and ``2 B r (M + N)`` flops, against ``M N``
     and ``2 B M N``: it pays off when ``r < M N / (M + N)``.
+
+    >>> LowRankLinear(256, 128, 16).weight_parameters()
+    6144
     """
 
-    def __init__(self, in_features: int, out_features: int, rank: int, bias: bool = True, device=None, dtype=None):
+    def __init__(self, in_features: int, out_features: int, rank: int, *, bias: bool = True, device=None,
+                 dtype=None):
         super().__init__(in_features, out_features, bias, device, dtype)
-        if int(rank) < 1:
-            raise ValueError(f"LowRankLinear: rank must be >= 1, got {rank}")
-        self.rank = int(rank)
+        (self.rank,) = check_rank(check_positive_int(rank, "rank", "LowRankLinear"),
+                                  (min(self.in_features, self.out_features),), "LowRankLinear")
         self.u = nn.Parameter(torch.empty(self.out_features, self.rank, device=device, dtype=dtype))
         self.v = nn.Parameter(torch.empty(self.rank, self.in_features, device=device, dtype=dtype))
         self.reset_parameters()
+
+    def reference_forward(self, x):
+        """Two thin maps: ``N -> r`` by ``V``, then ``r -> M`` by ``U``."""
+        z = x @ self.v.t()                                   # (..., r)
+        return _with_bias(z @ self.u.t(), self.bias)          # (..., M)
+
+    def dense_weight(self):
+        """``W = U V`` (out_features, in_features)."""
+        return self.u @ self.v
 
     def reset_parameters(self) -> None:
         """``U``, ``V`` from ``N(0, s^2)`` with ``s = (sigma / sqrt(r))^(1/2)``, ``sigma = 1/sqrt(3 N)``."""
         normal_([self.u, self.v], factor_std(linear_std(self.in_features), self.rank, 2))
         self.reset_bias()
 
-    def full_weight(self):
-        return self.u @ self.v
+    @classmethod
+    def from_dense(cls, layer: nn.Linear, *, in_modes=None, out_modes=None, max_rank=None, eps=None):
+        """The truncated SVD ``W ~ U_r S_r Vh_r`` (:func:`tnnlib.svd.truncated_svd`), split as
+        ``u = U_r S_r^(1/2)``, ``v = S_r^(1/2) Vh_r``. Neither ``max_rank`` nor ``eps``: exact.
+        The modes must stay ``None`` (the format has none; the keywords exist so that every
+        format's ``from_dense`` takes the same ones)."""
+        where = "LowRankLinear.from_dense"
+        weight, bias = dense_parts(layer, where=where)
+        no_modes(where, in_modes=in_modes, out_modes=out_modes)
+        max_rank = check_max_rank(max_rank, (min(weight.shape),), where)
+        U, S, Vh = truncated_svd(working_copy(weight), max_rank=None if max_rank is None else max_rank[0],
+                                 eps=check_eps(eps, where))
+        root = S.sqrt()
+        new = cls(layer.in_features, layer.out_features, S.shape[0], bias=bias is not None,
+                  device=weight.device, dtype=weight.dtype)
+        return copy_into(new, {"u": U * root, "v": root[:, None] * Vh}, bias)
 
     def _forward(self, x, strategy):
         if strategy == "dense":
-            return nn.functional.linear(x, self.full_weight(), self.bias)
+            return nn.functional.linear(x, self.dense_weight(), self.bias)
         return nn.functional.linear(nn.functional.linear(x, self.v), self.u, self.bias)
 
     def candidates(self, batch_size):
@@ -125,31 +151,18 @@ class LowRankLinear(TensorizedLinear):
     def _describe(self):
         return f"rank={self.rank}"
 
-    @classmethod
-    def from_dense(cls, layer: nn.Linear, max_rank=None, eps=None):
-        """The truncated SVD ``W ~ U_r S_r Vh_r`` (:func:`tnnlib.svd.truncated_svd`), split as
-        ``u = U_r S_r^(1/2)``, ``v = S_r^(1/2) Vh_r``. Neither ``max_rank`` nor ``eps``: exact."""
-        from ..svd import truncated_svd
-
-        weight, bias = dense_parts(layer)
-        U, S, Vh = truncated_svd(working_copy(weight), max_rank=max_rank, eps=eps)
-        root = S.sqrt()
-        new = cls(layer.in_features, layer.out_features, S.shape[0], bias=bias is not None,
-                  device=weight.device, dtype=weight.dtype)
-        return _finish(new, {"u": U * root, "v": root[:, None] * Vh}, bias)
-
 
 # ---------------------------------------------------------------------------
 # Tucker
 # ---------------------------------------------------------------------------
 
-def _mode_product(state, lead: int, shape: list, k: int, matrix):
+def _mode_product(state, shape: list, k: int, matrix, graph: bool | None = None):
     """Multiply axis ``k`` of a ``(lead, *shape)`` tensor by ``matrix`` (new, shape[k]).
 
     Returns the result (flattened as ``(lead, ...)``) and updates ``shape[k]``.
     """
-    P, Q = lead * math.prod(shape[:k]), math.prod(shape[k + 1:])
-    out = apply_to_middle(matrix, state.reshape(P, shape[k], Q))
+    Q = math.prod(shape[k + 1:])
+    out = apply_to_middle(matrix, state.reshape(-1, shape[k], Q), graph)
     shape[k] = matrix.shape[0]
     return out
 
@@ -172,174 +185,198 @@ class TuckerLinear(TensorizedLinear):
 
     ``W[(i..), (j..)] = sum_{s, t} C[s_1..s_p, t_1..t_q] prod_k U_k[i_k, s_k] prod_k V_k[j_k, t_k]``
 
+    :meth:`reference_forward`: project the input on the ``V_k`` (mode by
+    mode), apply the core, expand with the ``U_k``. ``forward`` does the same
+    with matrix products arranged for speed.
+
     Parameters
     ----------
-    in_modes, out_modes : int or sequence of ints (an int is a single mode)
+    in_features, out_features : int
+    rank : int or sequence of ``p + q`` ints (output modes first)
+        An int is used for every mode, capped at the largest useful rank
+        ``min(n_k, prod of the other modes)``; a sequence is checked against it.
         ``TuckerLinear(N, M, (s, t))`` is Tucker-2 of the matrix: ``W = U C V^T``.
-    ranks : int or sequence of ``p + q`` ints (output modes first)
-        An int is used for every mode, capped at the mode's size.
+    in_modes, out_modes : sequences of ints, keyword-only, optional
+        Default: one mode per side (Tucker-2). The core has ``prod(rank)``
+        entries: keep the number of modes small.
     bias : bool
+    device, dtype : as for ``nn.Linear``
 
     Attributes
     ----------
     core : Parameter (s_1, ..., s_p, t_1, ..., t_q)
     out_factors : ParameterList of (i_k, s_k)
     in_factors : ParameterList of (j_k, t_k)
+    rank : tuple, the core's shape
 
-    Forward ("factored"): project the input on the ``V_k`` (mode by mode),
-    apply the core as a ``(S, T)`` matrix, expand with the ``U_k``.
-    The core has ``prod(ranks)`` entries: keep the number of modes small.
+    >>> TuckerLinear(64, 32, 1000).rank               # Tucker-2, capped at the matrix's sizes
+    (32, 32)
     """
 
-    def __init__(self, in_modes, out_modes, ranks, bias: bool = True, device=None, dtype=None):
-        in_modes = _as_modes(in_modes, "in_modes", "TuckerLinear")
-        out_modes = _as_modes(out_modes, "out_modes", "TuckerLinear")
-        super().__init__(math.prod(in_modes), math.prod(out_modes), bias, device, dtype)
-        self.in_modes, self.out_modes = in_modes, out_modes
-        modes = out_modes + in_modes
-        if isinstance(ranks, int):
-            ranks = tuple(min(ranks, n) for n in modes)
-        ranks = tuple(int(r) for r in ranks)
-        if len(ranks) != len(modes) or any(r < 1 for r in ranks):
-            raise ValueError(f"TuckerLinear: need {len(modes)} positive ranks (output modes {out_modes} "
-                             f"then input modes {in_modes}), got {ranks}")
-        self.ranks = ranks
-        p = len(out_modes)
+    def __init__(self, in_features: int, out_features: int, rank, *, in_modes=None, out_modes=None,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self.in_modes, self.out_modes = linear_modes(
+            self.in_features, self.out_features, in_modes=in_modes, out_modes=out_modes, where="TuckerLinear",
+            same_order=False, default="matrix")
+        self.rank = check_rank(rank, _mode_limits(self.out_modes + self.in_modes), "TuckerLinear")
+        p = len(self.out_modes)
         factory = dict(device=device, dtype=dtype)
-        self.core = nn.Parameter(torch.empty(ranks, **factory))
+        self.core = nn.Parameter(torch.empty(self.rank, **factory))
         self.out_factors = nn.ParameterList(nn.Parameter(torch.empty(i, s, **factory))
-                                            for i, s in zip(out_modes, ranks[:p]))
+                                            for i, s in zip(self.out_modes, self.rank[:p]))
         self.in_factors = nn.ParameterList(nn.Parameter(torch.empty(j, t, **factory))
-                                           for j, t in zip(in_modes, ranks[p:]))
+                                           for j, t in zip(self.in_modes, self.rank[p:]))
         self.reset_parameters()
+
+    def reference_forward(self, x):
+        """Input modes ``j_k -> t_k`` one by one, the core ``(t..) -> (s..)``, output modes ``s_k -> i_k``."""
+        p, q = len(self.out_modes), len(self.in_modes)
+        z = x.reshape(-1, *self.in_modes)                                            # (B, j_1..j_q)
+        for k, V in enumerate(self.in_factors):                                      # j_k -> t_k
+            z = torch.movedim(torch.tensordot(z, V, dims=([k + 1], [0])), -1, k + 1)
+        z = torch.tensordot(z, self.core, dims=(list(range(1, q + 1)), list(range(p, p + q))))  # (B, s_1..s_p)
+        for k, U in enumerate(self.out_factors):                                     # s_k -> i_k
+            z = torch.movedim(torch.tensordot(z, U, dims=([k + 1], [1])), -1, k + 1)
+        return _with_bias(z.reshape(*x.shape[:-1], self.out_features), self.bias)
+
+    def dense_weight(self):
+        """``W`` (out_features, in_features): the core times every factor."""
+        shape, state = list(self.rank), self.core
+        for k, factor in enumerate([*self.out_factors, *self.in_factors]):
+            state = _mode_product(state, shape, k, factor)
+        return state.reshape(self.out_features, self.in_features)
 
     def reset_parameters(self) -> None:
         """Core and factors ``N(0, s^2)``, ``s = (sigma / sqrt(prod r))^(1/(n+1))`` for ``n`` factors."""
         normal_([self.core, *self.out_factors, *self.in_factors],
-                tucker_std(linear_std(self.in_features), self.ranks))
+                tucker_std(linear_std(self.in_features), self.rank))
         self.reset_bias()
 
-    @property
-    def _core_sizes(self):
-        p = len(self.out_modes)
-        return math.prod(self.ranks[:p]), math.prod(self.ranks[p:])
-
-    def full_weight(self):
-        shape, state = list(self.ranks), self.core
-        for k, factor in enumerate([*self.out_factors, *self.in_factors]):
-            state = _mode_product(state, 1, shape, k, factor)
-        return state.reshape(self.out_features, self.in_features)
-
-    def _forward(self, x, strategy):
-        if strategy == "dense":
-            return nn.functional.linear(x, self.full_weight(), self.bias)
-        batch = x.shape[0]
-        shape, state = list(self.in_modes), x
-        for k, factor in enumerate(self.in_factors):                 # (B, j..) -> (B, t..)
-            state = _mode_product(state, batch, shape, k, factor.t())
-        S, T = self._core_sizes
-        state = state.reshape(batch, T) @ self.core.reshape(S, T).t()  # (B, s..)
-        shape = list(self.ranks[:len(self.out_modes)])
-        for k, factor in enumerate(self.out_factors):                # (B, s..) -> (B, i..)
-            state = _mode_product(state, batch, shape, k, factor)
-        y = state.reshape(batch, self.out_features)
-        return y if self.bias is None else y + self.bias.to(y.dtype)
-
-    def candidates(self, batch_size):
-        B, M, N, p = batch_size, self.out_features, self.in_features, len(self.out_modes)
-        S, T = self._core_sizes
-        f_in, m_in, k_in, kept_in = _mode_chain_cost(B, self.in_modes, self.ranks[p:])
-        f_out, m_out, k_out, kept_out = _mode_chain_cost(B, self.ranks[:p], self.out_modes)
-        factored = Candidate("factored", f_in + 2 * B * S * T + f_out, m_in + B * T + S * T + B * S + m_out,
-                             k_in + 1 + k_out, sum(kept_in) + B * T + sum(kept_out))
-        f_w, m_w, k_w, kept_w = _mode_chain_cost(1, self.ranks, self.out_modes + self.in_modes)
-        return [factored, _dense_candidate(f_w, m_w, k_w, sum(kept_w[1:]), M, N, B)]
-
-    def _describe(self):
-        return f"in_modes={self.in_modes}, out_modes={self.out_modes}, ranks={self.ranks}"
-
     @classmethod
-    def from_dense(cls, layer: nn.Linear, in_modes=None, out_modes=None, ranks=None, max_rank=None,
-                   eps=None, n_sweeps: int = 0):
+    def from_dense(cls, layer: nn.Linear, *, in_modes=None, out_modes=None, max_rank=None, eps=None,
+                   n_sweeps: int = 0):
         """Tucker of ``W`` read as a tensor ``(i.., j..)`` by HOSVD (:func:`tnnlib.tucker.hosvd`).
 
         Parameters
         ----------
         in_modes, out_modes : default one mode per side (Tucker-2 of the matrix)
-        ranks : int or sequence of p + q ints, optional (each at most its mode size)
-        max_rank : int, optional
-            The same cap for every mode (capped at the mode sizes).
-        eps : float, optional
-            Relative error target (HOSVD bound); ``ranks``/``max_rank`` are then maxima.
+        max_rank : int or sequence of p + q ints (output modes first), optional
+            An int caps every mode (at most its largest useful rank); a sequence is checked.
+        eps : float in [0, 1), optional
+            Relative error target (HOSVD bound); ``max_rank`` is then a maximum.
         n_sweeps : int
             If > 0, refine with that many HOOI sweeps (:func:`tnnlib.tucker.hooi`).
         """
-        from ..tucker import hooi, hosvd
-
-        weight, bias = dense_parts(layer)
-        in_modes, out_modes = _modes_from_layer(layer, in_modes, out_modes, "matrix")
+        where = "TuckerLinear.from_dense"
+        weight, bias = dense_parts(layer, where=where)
+        in_modes, out_modes = linear_modes(layer.in_features, layer.out_features, in_modes=in_modes,
+                                           out_modes=out_modes, where=where, same_order=False, default="matrix")
         modes = out_modes + in_modes
-        if ranks is None and max_rank is not None:
-            ranks = tuple(min(int(max_rank), n) for n in modes)
+        limits = _mode_limits(modes)                      # (beyond them HOSVD would keep zero singular values)
+        max_rank = check_max_rank(max_rank, limits, where) or limits
         tensor = working_copy(weight).reshape(modes)
-        tucker = hosvd(tensor, ranks=ranks, eps=eps)
+        tucker = hosvd(tensor, max_rank=max_rank, eps=check_eps(eps, where))
         if n_sweeps > 0:
-            tucker = hooi(tensor, tucker.ranks, n_sweeps=n_sweeps)
+            tucker = hooi(tensor, tucker.rank, n_sweeps=n_sweeps)
         p = len(out_modes)
-        new = cls(in_modes, out_modes, tucker.ranks, bias=bias is not None, device=weight.device, dtype=weight.dtype)
+        new = cls(layer.in_features, layer.out_features, tucker.rank, in_modes=in_modes, out_modes=out_modes,
+                  bias=bias is not None, device=weight.device, dtype=weight.dtype)
         values = {"core": tucker.core}
         values.update({f"out_factors.{k}": f for k, f in enumerate(tucker.factors[:p])})
         values.update({f"in_factors.{k}": f for k, f in enumerate(tucker.factors[p:])})
-        return _finish(new, values, bias)
+        return copy_into(new, values, bias)
+
+    @property
+    def _core_sizes(self):
+        p = len(self.out_modes)
+        return math.prod(self.rank[:p]), math.prod(self.rank[p:])
+
+    def _forward(self, x, strategy):
+        if strategy == "dense":
+            return nn.functional.linear(x, self.dense_weight(), self.bias)
+        shape, state, graph = list(self.in_modes), x, graph_mode()
+        for k, factor in enumerate(self.in_factors):                 # (B, j..) -> (B, t..)
+            state = _mode_product(state, shape, k, factor.t(), graph)
+        S, T = self._core_sizes
+        state = state.reshape(-1, T) @ self.core.reshape(S, T).t()   # (B, s..)
+        shape = list(self.rank[:len(self.out_modes)])
+        for k, factor in enumerate(self.out_factors):                # (B, s..) -> (B, i..)
+            state = _mode_product(state, shape, k, factor, graph)
+        return _with_bias(state.reshape(-1, self.out_features), self.bias)
+
+    def candidates(self, batch_size):
+        B, M, N, p = batch_size, self.out_features, self.in_features, len(self.out_modes)
+        S, T = self._core_sizes
+        f_in, m_in, k_in, kept_in = _mode_chain_cost(B, self.in_modes, self.rank[p:])
+        f_out, m_out, k_out, kept_out = _mode_chain_cost(B, self.rank[:p], self.out_modes)
+        factored = Candidate("factored", f_in + 2 * B * S * T + f_out, m_in + B * T + S * T + B * S + m_out,
+                             k_in + 1 + k_out, sum(kept_in) + B * T + sum(kept_out))
+        f_w, m_w, k_w, kept_w = _mode_chain_cost(1, self.rank, self.out_modes + self.in_modes)
+        return [factored, _dense_candidate(f_w, m_w, k_w, sum(kept_w[1:]), M, N, B)]
+
+    def _describe(self):
+        return f"in_modes={self.in_modes}, out_modes={self.out_modes}, rank={self.rank}"
 
 
 # ---------------------------------------------------------------------------
 # CP
 # ---------------------------------------------------------------------------
 
-def khatri_rao(factors):
-    """Column-wise Kronecker product: ``(n_1, R), ..., (n_m, R)`` -> ``(n_1 ... n_m, R)``, C order."""
-    product = factors[0]
-    for factor in factors[1:]:
-        product = (product[:, None, :] * factor[None, :, :]).reshape(-1, factor.shape[1])
-    return product
-
-
 class CPLinear(TensorizedLinear):
     """Linear layer with a CP weight: ``R`` rank-one terms over the ``p + q`` modes.
 
     ``W[(i..), (j..)] = sum_r prod_k A_k[i_k, r] prod_k B_k[j_k, r]``
 
-    The Khatri-Rao products ``A = A_1 (.) ... (.) A_p`` (M, R) and
-    ``B = B_1 (.) ... (.) B_q`` (N, R) turn it into ``W = A B^T``: the forward
-    pass is ``y = (x B) A^T + b``, a rank-``R`` product whose two factors are
+    The Khatri-Rao products (:func:`tnnlib.cp.khatri_rao`)
+    ``A = A_1 (.) ... (.) A_p`` (M, R) and ``B = B_1 (.) ... (.) B_q`` (N, R)
+    turn it into ``W = A B^T``: :meth:`reference_forward` is
+    ``y = (x B) A^T + b``, a rank-``R`` product whose two factors are
     themselves structured (and cost ``R sum n_k`` parameters).
 
     Parameters
     ----------
-    in_modes, out_modes : int or sequence of ints
-    rank : int (R; may exceed the mode sizes)
+    in_features, out_features : int
+    rank : int (R; may exceed the mode sizes, never capped)
+    in_modes, out_modes : sequences of ints, keyword-only, optional
+        Default: balanced factorisations (:func:`tnnlib.nn.base.auto_modes`).
     bias : bool
+    device, dtype : as for ``nn.Linear``
 
     Attributes
     ----------
     out_factors : ParameterList of (i_k, R)
     in_factors : ParameterList of (j_k, R)
+    rank : int
 
     (CP weights ``lambda`` are absorbed in the first output factor.)
+
+    >>> CPLinear(64, 64, 8, in_modes=(8, 8), out_modes=(8, 8)).weight_parameters()
+    256
     """
 
-    def __init__(self, in_modes, out_modes, rank: int, bias: bool = True, device=None, dtype=None):
-        in_modes = _as_modes(in_modes, "in_modes", "CPLinear")
-        out_modes = _as_modes(out_modes, "out_modes", "CPLinear")
-        super().__init__(math.prod(in_modes), math.prod(out_modes), bias, device, dtype)
-        if int(rank) < 1:
-            raise ValueError(f"CPLinear: rank must be >= 1, got {rank}")
-        self.in_modes, self.out_modes, self.rank = in_modes, out_modes, int(rank)
+    def __init__(self, in_features: int, out_features: int, rank: int, *, in_modes=None, out_modes=None,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self.in_modes, self.out_modes = linear_modes(
+            self.in_features, self.out_features, in_modes=in_modes, out_modes=out_modes, where="CPLinear",
+            same_order=False)
+        self.rank = check_positive_int(rank, "rank", "CPLinear")
         factory = dict(device=device, dtype=dtype)
-        self.out_factors = nn.ParameterList(nn.Parameter(torch.empty(i, self.rank, **factory)) for i in out_modes)
-        self.in_factors = nn.ParameterList(nn.Parameter(torch.empty(j, self.rank, **factory)) for j in in_modes)
+        self.out_factors = nn.ParameterList(nn.Parameter(torch.empty(i, self.rank, **factory))
+                                            for i in self.out_modes)
+        self.in_factors = nn.ParameterList(nn.Parameter(torch.empty(j, self.rank, **factory))
+                                           for j in self.in_modes)
         self.reset_parameters()
+
+    def reference_forward(self, x):
+        """``z = x B`` (the ``R`` input terms), then ``y = z A^T + b`` (the ``R`` output terms)."""
+        z = x @ khatri_rao(list(self.in_factors))                     # (..., R)
+        return _with_bias(z @ khatri_rao(list(self.out_factors)).t(), self.bias)
+
+    def dense_weight(self):
+        """``W = A B^T`` (out_features, in_features)."""
+        return khatri_rao(list(self.out_factors)) @ khatri_rao(list(self.in_factors)).t()
 
     def reset_parameters(self) -> None:
         """Factors ``N(0, s^2)``, ``s = (sigma / sqrt(R))^(1/(p+q))``, ``sigma = 1/sqrt(3 N)``."""
@@ -347,12 +384,37 @@ class CPLinear(TensorizedLinear):
         normal_([*self.out_factors, *self.in_factors], cp_std(linear_std(self.in_features), self.rank, order))
         self.reset_bias()
 
-    def full_weight(self):
-        return khatri_rao(list(self.out_factors)) @ khatri_rao(list(self.in_factors)).t()
+    @classmethod
+    def from_dense(cls, layer: nn.Linear, *, rank=None, in_modes=None, out_modes=None, n_sweeps: int = 100,
+                   seed: int = 0):
+        """CP of ``W`` read as a tensor ``(i.., j..)`` by ALS (:func:`tnnlib.cp.cp_als`, SVD start).
+
+        ``rank`` (keyword) is required: CP has no rank that a tolerance would
+        choose cheaply, hence no ``max_rank``/``eps``. Modes default to
+        balanced factorisations (:func:`tnnlib.nn.base.auto_modes`). ALS is
+        iterative and may degenerate; check the error (``tensorize`` reports it).
+        """
+        where = "CPLinear.from_dense"
+        if rank is None:
+            raise TypeError(f"{where}: rank= is required (the number of rank-one terms; CP takes no max_rank/eps)")
+        rank = check_positive_int(rank, "rank", where)
+        weight, bias = dense_parts(layer, where=where)
+        in_modes, out_modes = linear_modes(layer.in_features, layer.out_features, in_modes=in_modes,
+                                           out_modes=out_modes, where=where, same_order=False)
+        cp = cp_als(working_copy(weight).reshape(out_modes + in_modes), rank, n_sweeps=n_sweeps,
+                    init="svd", seed=seed)
+        factors = list(cp.factors)
+        factors[0] = factors[0] * cp.weights
+        p = len(out_modes)
+        new = cls(layer.in_features, layer.out_features, cp.rank, in_modes=in_modes, out_modes=out_modes,
+                  bias=bias is not None, device=weight.device, dtype=weight.dtype)
+        values = {f"out_factors.{k}": f for k, f in enumerate(factors[:p])}
+        values.update({f"in_factors.{k}": f for k, f in enumerate(factors[p:])})
+        return copy_into(new, values, bias)
 
     def _forward(self, x, strategy):
         if strategy == "dense":
-            return nn.functional.linear(x, self.full_weight(), self.bias)
+            return nn.functional.linear(x, self.dense_weight(), self.bias)
         z = x @ khatri_rao(list(self.in_factors))                                 # (B, R)
         return nn.functional.linear(z, khatri_rao(list(self.out_factors)), self.bias)
 
@@ -374,62 +436,34 @@ class CPLinear(TensorizedLinear):
     def _describe(self):
         return f"in_modes={self.in_modes}, out_modes={self.out_modes}, rank={self.rank}"
 
-    @classmethod
-    def from_dense(cls, layer: nn.Linear, in_modes=None, out_modes=None, rank=None, max_rank=None,
-                   n_sweeps: int = 100, seed: int = 0):
-        """CP of ``W`` read as a tensor ``(i.., j..)`` by ALS (:func:`tnnlib.cp.cp_als`, SVD start).
-
-        ``rank`` (or its alias ``max_rank``) is required: CP has no rank
-        that a tolerance would choose cheaply. Modes default to balanced
-        factorisations (:func:`tnnlib.nn.base.auto_modes`). ALS is iterative
-        and may degenerate; check the error (``tensorize`` reports it).
-        """
-        from ..cp import cp_als
-
-        rank = rank if rank is not None else max_rank
-        if rank is None:
-            raise ValueError("CPLinear.from_dense needs rank= (or max_rank=): the number of rank-one terms")
-        weight, bias = dense_parts(layer)
-        in_modes, out_modes = _modes_from_layer(layer, in_modes, out_modes, "auto")
-        cp = cp_als(working_copy(weight).reshape(out_modes + in_modes), int(rank), n_sweeps=n_sweeps,
-                    init="svd", seed=seed)
-        factors = list(cp.factors)
-        factors[0] = factors[0] * cp.weights
-        p = len(out_modes)
-        new = cls(in_modes, out_modes, cp.rank, bias=bias is not None, device=weight.device, dtype=weight.dtype)
-        values = {f"out_factors.{k}": f for k, f in enumerate(factors[:p])}
-        values.update({f"in_factors.{k}": f for k, f in enumerate(factors[p:])})
-        return _finish(new, values, bias)
-
 
 # ---------------------------------------------------------------------------
 # Tensor ring
 # ---------------------------------------------------------------------------
 
-def merge_ring_cores(cores):
-    """Merge consecutive tensor-ring cores: ``(a, n_1, .), ..., (., n_m, b)`` -> ``(a, n_1 ... n_m, b)``.
+def tr_rank(rank, modes, where: str) -> tuple:
+    """The ranks ``(r_0, ..., r_{L-1}, r_L = r_0)`` of a ring over ``modes`` (as :attr:`tnnlib.tr.TRTensor.rank`).
 
-    One matrix product per core; no permutation is needed because the merged
-    mode index ``(n_1 .. n_k)`` sits between the two bonds.
+    An int ``r`` gives every bond ``min(r, R)``, with ``R`` the largest TT rank
+    of the modes (``max_k min(n_1..n_k, n_{k+1}..n_L)``): a ring whose bonds
+    are all at least ``R`` holds every tensor of that shape (a tensor train
+    padded with zeros), so a larger one is useless. A sequence of ``L`` bonds
+    (or ``L + 1`` with ``r_L == r_0``) is checked to be positive integers; a
+    ring's bonds have no individual limit (they can trade size between them).
     """
-    merged = cores[0]
-    for core in cores[1:]:
-        a, n, r = merged.shape
-        merged = (merged.reshape(a * n, r) @ core.reshape(r, -1)).reshape(a, -1, core.shape[2])
-    return merged
-
-
-def _tr_ranks(ranks, L: int) -> tuple:
-    """``(r_0, ..., r_{L-1}, r_0)`` from an int, ``L`` bonds, or ``L + 1`` with ``r_0 == r_L``."""
-    if isinstance(ranks, int):
-        ranks = (ranks,) * L
-    ranks = tuple(int(r) for r in ranks)
-    if len(ranks) == L:
-        ranks = ranks + ranks[:1]
-    if len(ranks) != L + 1 or ranks[0] != ranks[-1] or any(r < 1 for r in ranks):
-        raise ValueError(f"TRLinear: need an int, {L} bond sizes, or {L + 1} ranks (r_0, ..., r_L) with "
-                         f"r_0 == r_L, all positive; got {ranks}")
-    return ranks
+    L = len(modes)
+    if is_int(rank):
+        largest = max([min(math.prod(modes[:k]), math.prod(modes[k:])) for k in range(1, L)], default=1)
+        bonds = check_rank(rank, (largest,) * L, where)
+    else:
+        if not isinstance(rank, (str, bytes)) and hasattr(rank, "__len__") and len(rank) == L + 1:
+            rank = tuple(rank)
+            if rank[0] != rank[-1]:
+                raise ValueError(f"{where}: rank with L + 1 = {L + 1} entries (r_0, ..., r_L) must close the "
+                                 f"ring, r_0 == r_L; got {rank}")
+            rank = rank[:-1]
+        bonds = check_rank(rank, (None,) * L, where)
+    return bonds + bonds[:1]
 
 
 class TRLinear(TensorizedLinear):
@@ -437,53 +471,95 @@ class TRLinear(TensorizedLinear):
 
     ``W[(i..), (j..)] = trace(G_1[:, i_1, :] ... G_p[:, i_p, :] H_1[:, j_1, :] ... H_q[:, j_q, :])``
 
+    :meth:`reference_forward`: merge the input cores into one chain
+    ``Z_in`` ``(r_p, N, r_0)`` and the output cores into ``Z_out``
+    ``(r_0, M, r_p)`` (:func:`tnnlib.tr.merge_cores`); push the input
+    through ``Z_in`` (a ``(B, r_p, r_0)`` result), then close the ring through
+    ``Z_out`` (a sum over both bonds). Cost ``2 B r_0 r_p (M + N)`` plus merging.
+
     Parameters
     ----------
-    in_modes, out_modes : int or sequence of ints
-    ranks : int, or ``L = p + q`` bond sizes, or ``(r_0, ..., r_L)`` with ``r_0 == r_L``
-        Core ``k`` (output cores first) has shape ``(r_k, n_k, r_{k+1})``.
+    in_features, out_features : int
+    rank : int, or the ``L = p + q`` bonds ``(r_0, ..., r_{L-1})``, or ``L + 1`` with ``r_L == r_0``
+        Core ``k`` (output cores first) has shape ``(r_k, n_k, r_{k+1})``. An
+        int is capped at the largest useful rank (see :func:`tr_rank`); a
+        sequence is checked (positive integers, the ring closed).
+    in_modes, out_modes : sequences of ints, keyword-only, optional
+        Default: balanced factorisations (:func:`tnnlib.nn.base.auto_modes`).
     bias : bool
+    device, dtype : as for ``nn.Linear``
 
     Attributes
     ----------
     cores : ParameterList, ``p`` output cores then ``q`` input cores
+    rank : tuple ``(r_0, ..., r_L)`` with ``r_L == r_0`` (as :attr:`tnnlib.tr.TRTensor.rank`)
 
-    Forward ("factored", as in the paper): merge the input cores into
-    ``Z_in`` ``(r_p, N, r_0)`` and the output cores into ``Z_out``
-    ``(r_0, M, r_p)``; ``t = x Z_in`` over ``N`` gives ``(B, r_p r_0)``, and
-    ``y = t Z_out`` over both bonds. Cost ``2 B r_0 r_p (M + N)`` plus merging.
+    >>> TRLinear(64, 64, 3, in_modes=(8, 8), out_modes=(8, 8)).rank
+    (3, 3, 3, 3, 3)
     """
 
-    def __init__(self, in_modes, out_modes, ranks, bias: bool = True, device=None, dtype=None):
-        in_modes = _as_modes(in_modes, "in_modes", "TRLinear")
-        out_modes = _as_modes(out_modes, "out_modes", "TRLinear")
-        super().__init__(math.prod(in_modes), math.prod(out_modes), bias, device, dtype)
-        self.in_modes, self.out_modes = in_modes, out_modes
-        modes = out_modes + in_modes
-        self.ranks = _tr_ranks(ranks, len(modes))
+    def __init__(self, in_features: int, out_features: int, rank, *, in_modes=None, out_modes=None,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self.in_modes, self.out_modes = linear_modes(
+            self.in_features, self.out_features, in_modes=in_modes, out_modes=out_modes, where="TRLinear",
+            same_order=False)
+        modes = self.out_modes + self.in_modes
+        self.rank = tr_rank(rank, modes, "TRLinear")
         self.cores = nn.ParameterList(
-            nn.Parameter(torch.empty(self.ranks[k], n, self.ranks[k + 1], device=device, dtype=dtype))
+            nn.Parameter(torch.empty(self.rank[k], n, self.rank[k + 1], device=device, dtype=dtype))
             for k, n in enumerate(modes))
         self.reset_parameters()
 
+    def reference_forward(self, x):
+        """The input through the input half of the ring, then the ring closed through the output half."""
+        z_out, z_in = self._halves()                                   # (r0, M, rp), (rp, N, r0)
+        t = torch.einsum("bn,pnq->bpq", x.reshape(-1, self.in_features), z_in)      # (B, r_p, r_0)
+        y = torch.einsum("bpq,qmp->bm", t, z_out)                                    # trace over both bonds
+        return _with_bias(y.reshape(*x.shape[:-1], self.out_features), self.bias)
+
+    def dense_weight(self):
+        """``W`` (out_features, in_features): the two halves of the ring, closed."""
+        z_out, z_in = self._halves()                               # (r0, M, rp), (rp, N, r0)
+        r0, M, rp = z_out.shape
+        return z_out.permute(1, 0, 2).reshape(M, r0 * rp) @ z_in.permute(2, 0, 1).reshape(r0 * rp, -1)
+
     def reset_parameters(self) -> None:
         """Cores ``N(0, s^2)``, ``s = sigma^(1/L) (prod of the L bonds)^(-1/(2L))``."""
-        normal_(self.cores, tr_core_std(linear_std(self.in_features), self.ranks[:-1]))
+        normal_(self.cores, tr_core_std(linear_std(self.in_features), self.rank[:-1]))
         self.reset_bias()
+
+    @classmethod
+    def from_dense(cls, layer: nn.Linear, *, in_modes=None, out_modes=None, max_rank=None, eps=None,
+                   n_sweeps: int = 0):
+        """Tensor ring of ``W`` read as a tensor ``(i.., j..)`` by TR-SVD (:func:`tnnlib.tr.tr_svd`).
+
+        ``max_rank`` (an int or a sequence, see :func:`tnnlib.tr.tr_svd`) and
+        ``eps`` bound the ranks; TR-SVD keeps ``r_0 r_1 <= i_1`` (the first
+        mode's size) - put a large mode first for a large closing bond. With
+        ``n_sweeps > 0``, refine by that many TR-ALS sweeps
+        (:func:`tnnlib.tr.tr_als`, started from the TR-SVD).
+        """
+        where = "TRLinear.from_dense"
+        weight, bias = dense_parts(layer, where=where)
+        in_modes, out_modes = linear_modes(layer.in_features, layer.out_features, in_modes=in_modes,
+                                           out_modes=out_modes, where=where, same_order=False)
+        tensor = working_copy(weight).reshape(out_modes + in_modes)
+        tr = tr_svd(tensor, max_rank=max_rank, eps=check_eps(eps, where))
+        if n_sweeps > 0:
+            tr = tr_als(tensor, tr.rank, n_sweeps=n_sweeps, init=tr)
+        new = cls(layer.in_features, layer.out_features, tr.rank, in_modes=in_modes,
+                  out_modes=out_modes, bias=bias is not None, device=weight.device, dtype=weight.dtype)
+        return copy_into(new, {f"cores.{k}": c for k, c in enumerate(tr.cores)}, bias)
 
     def _halves(self):
         p = len(self.out_modes)
         cores = list(self.cores)                 # (slicing a ParameterList would copy the parameters)
         return merge_ring_cores(cores[:p]), merge_ring_cores(cores[p:])
 
-    def full_weight(self):
-        z_out, z_in = self._halves()                               # (r0, M, rp), (rp, N, r0)
-        r0, M, rp = z_out.shape
-        return z_out.permute(1, 0, 2).reshape(M, r0 * rp) @ z_in.permute(2, 0, 1).reshape(r0 * rp, -1)
-
     def _forward(self, x, strategy):
         if strategy == "dense":
-            return nn.functional.linear(x, self.full_weight(), self.bias)
+            return nn.functional.linear(x, self.dense_weight(), self.bias)
         z_out, z_in = self._halves()
         r0, M, rp = z_out.shape
         t = x @ z_in.permute(1, 0, 2).reshape(self.in_features, rp * r0)          # (B, rp r0)
@@ -491,7 +567,7 @@ class TRLinear(TensorizedLinear):
 
     def candidates(self, batch_size):
         B, M, N = batch_size, self.out_features, self.in_features
-        p, modes, r = len(self.out_modes), self.out_modes + self.in_modes, self.ranks
+        p, modes, r = len(self.out_modes), self.out_modes + self.in_modes, self.rank
         flops = kernels = kept = 0
         for start, stop in ((0, p), (p, len(modes))):             # merging each half
             size = modes[start]
@@ -509,25 +585,4 @@ class TRLinear(TensorizedLinear):
         return [factored, dense]
 
     def _describe(self):
-        return f"in_modes={self.in_modes}, out_modes={self.out_modes}, ranks={self.ranks}"
-
-    @classmethod
-    def from_dense(cls, layer: nn.Linear, in_modes=None, out_modes=None, ranks=None, max_rank=None,
-                   eps=None, n_sweeps: int = 0):
-        """Tensor ring of ``W`` read as a tensor ``(i.., j..)`` by TR-SVD (:func:`tnnlib.tr.tr_svd`).
-
-        ``ranks`` (or the int ``max_rank``) are maxima; TR-SVD keeps
-        ``r_0 r_1 <= i_1`` (the first mode's size) - put a large mode first for
-        a large closing bond. With ``n_sweeps > 0``, refine by that many
-        TR-ALS sweeps (:func:`tnnlib.tr.tr_als`, started from the TR-SVD).
-        """
-        from ..tr import tr_als, tr_svd
-
-        weight, bias = dense_parts(layer)
-        in_modes, out_modes = _modes_from_layer(layer, in_modes, out_modes, "auto")
-        tensor = working_copy(weight).reshape(out_modes + in_modes)
-        tr = tr_svd(tensor, ranks=ranks if ranks is not None else max_rank, eps=eps)
-        if n_sweeps > 0:
-            tr = tr_als(tensor, tr.ranks, n_sweeps=n_sweeps, init=tr)
-        new = cls(in_modes, out_modes, tr.ranks, bias=bias is not None, device=weight.device, dtype=weight.dtype)
-        return _finish(new, {f"cores.{k}": c for k, c in enumerate(tr.cores)}, bias)
+        return f"in_modes={self.in_modes}, out_modes={self.out_modes}, rank={self.rank}"

@@ -64,17 +64,17 @@ def factor_std(sigma: float, terms: int, factors: int) -> float:
     return (sigma / math.sqrt(terms)) ** (1.0 / factors)
 
 
-def tt_core_std(sigma: float, ranks) -> float:
-    """Core std for a TT-matrix with ranks ``(1, r_1, ..., r_{d-1}, 1)``: ``sigma^(1/d) (prod r_k)^(-1/(2d))``."""
-    ranks = tuple(ranks)
-    d = len(ranks) - 1
-    return factor_std(sigma, math.prod(ranks[1:-1]), d)
+def tt_core_std(sigma: float, rank) -> float:
+    """Core std for a TT-matrix with rank ``(1, r_1, ..., r_{d-1}, 1)``: ``sigma^(1/d) (prod r_k)^(-1/(2d))``."""
+    rank = tuple(rank)
+    d = len(rank) - 1
+    return factor_std(sigma, math.prod(rank[1:-1]), d)
 
 
-def tr_core_std(sigma: float, ranks) -> float:
-    """Core std for a tensor ring with the ``L`` bond dimensions ``ranks`` (all of them, ring closed)."""
-    ranks = tuple(ranks)
-    return factor_std(sigma, math.prod(ranks), len(ranks))
+def tr_core_std(sigma: float, bonds) -> float:
+    """Core std for a tensor ring with the ``L`` bond dimensions ``bonds`` (all of them, ring closed)."""
+    bonds = tuple(bonds)
+    return factor_std(sigma, math.prod(bonds), len(bonds))
 
 
 def tucker_std(sigma: float, core_shape) -> float:

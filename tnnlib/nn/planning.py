@@ -50,7 +50,6 @@ import math
 from dataclasses import asdict, dataclass
 from itertools import combinations
 
-
 # ---------------------------------------------------------------------------
 # The cost model
 # ---------------------------------------------------------------------------
@@ -299,11 +298,11 @@ def parse_strategy(strategy, d: int) -> tuple:
     return groups
 
 
-def merged_shapes(in_modes, out_modes, ranks, groups):
+def merged_shapes(*, out_modes, in_modes, rank, groups):
     """Shapes ``(r_start, I_group, J_group, r_end)`` of the merged cores of each group."""
     shapes, k = [], 0
     for g in groups:
-        shapes.append((ranks[k], math.prod(out_modes[k:k + g]), math.prod(in_modes[k:k + g]), ranks[k + g]))
+        shapes.append((rank[k], math.prod(out_modes[k:k + g]), math.prod(in_modes[k:k + g]), rank[k + g]))
         k += g
     return shapes
 
@@ -329,11 +328,11 @@ def step_kernels(kind: str, P: int) -> float:
     return {"mm": 1, "permute": 3}.get(kind, 1 + P / 16)
 
 
-def intermediate_per_row(in_modes, out_modes, ranks, groups) -> int:
+def intermediate_per_row(*, out_modes, in_modes, rank, groups) -> int:
     """Elements per batch row of the largest intermediate state (0 for a single group)."""
     largest, rest_in, produced = 0, math.prod(in_modes), 1
-    shapes = merged_shapes(in_modes, out_modes, ranks, groups)
-    for r0, I, J, r1 in reversed(shapes[1:]):                       # every step but the last
+    shapes = merged_shapes(out_modes=out_modes, in_modes=in_modes, rank=rank, groups=groups)
+    for r0, I, J, _ in reversed(shapes[1:]):                        # every step but the last
         rest_in //= J
         produced *= I
         largest = max(largest, rest_in * r0 * produced)
@@ -348,7 +347,7 @@ def chunk_rows(per_row: int, chunk_elements: int | None) -> int | None:
     return max(8, chunk_elements // per_row)
 
 
-def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int, model: CostModel = None) -> Candidate:
+def tt_candidate(*, out_modes, in_modes, rank, groups, batch_size: int, model: CostModel = None) -> Candidate:
     """Flops, elements moved, kernel calls and kept activations of one grouping for ``batch_size`` rows.
 
     Merging a group, one core at a time: ``(r0, I, J, r1) x (r1, i, j, r2)``
@@ -369,9 +368,9 @@ def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int, model: Cos
     flops, work, moved, kernels, kept = 0, 0.0, 0, 0.0, batch_size * N   # the input is kept
     k = 0
     for g in groups:                                                  # merging
-        r0, I, J = ranks[k], out_modes[k], in_modes[k]
+        r0, I, J = rank[k], out_modes[k], in_modes[k]
         for m in range(k + 1, k + g):
-            i, j, r1, r2 = out_modes[m], in_modes[m], ranks[m], ranks[m + 1]
+            i, j, r1, r2 = out_modes[m], in_modes[m], rank[m], rank[m + 1]
             flops += 2 * r0 * I * J * r1 * i * j * r2
             work += model.product_flops(2 * r0 * I * J * r1 * i * j * r2, r0 * I * J, r1, i * j * r2)
             moved += r0 * I * J * r1 + r1 * i * j * r2 + 3 * r0 * I * J * i * j * r2
@@ -379,12 +378,14 @@ def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int, model: Cos
             kernels += 2
             kept += r0 * I * J * r2
         k += g
-    rows = chunk_rows(intermediate_per_row(in_modes, out_modes, ranks, groups), model.chunk_elements)
+    rows = chunk_rows(intermediate_per_row(out_modes=out_modes, in_modes=in_modes, rank=rank, groups=groups),
+                      model.chunk_elements)
     blocks = 1 if rows is None else math.ceil(batch_size / rows)
     rest_in, produced = N, 1
     block = batch_size if rows is None else min(rows, batch_size)
     batch_first = len(groups) <= 2                                    # see contract_chunk
-    for r0, I, J, r1 in reversed(merged_shapes(in_modes, out_modes, ranks, groups)):   # contracting
+    for r0, I, J, r1 in reversed(merged_shapes(out_modes=out_modes, in_modes=in_modes, rank=rank,
+                                               groups=groups)):                      # contracting
         rest_in //= J
         before, after = batch_size * rest_in * J * r1 * produced, batch_size * rest_in * r0 * I * produced
         step = 2 * batch_size * rest_in * (r0 * I) * (J * r1) * produced
@@ -402,8 +403,16 @@ def tt_candidate(in_modes, out_modes, ranks, groups, batch_size: int, model: Cos
                      groups=tuple(groups), work=work)
 
 
-def plan_tt(in_modes, out_modes, ranks, batch_size: int, model: CostModel = CPU_COST_MODEL) -> Plan:
-    """Price every grouping of the cores (:func:`compositions`) and sort them, cheapest first."""
-    candidates = [tt_candidate(in_modes, out_modes, ranks, groups, batch_size, model)
+def plan_tt(*, out_modes, in_modes, rank, batch_size: int, model: CostModel = CPU_COST_MODEL) -> Plan:
+    """Price every grouping of the cores (:func:`compositions`) and sort them, cheapest first.
+
+    ``rank`` is the TT-matrix's ``(1, r_1, ..., r_{d-1}, 1)``; the modes are keyword-only (output first,
+    as the cores ``(r, i_k, j_k, r')``), so that swapping them is an error.
+
+    >>> plan_tt(out_modes=(8, 8, 8, 8), in_modes=(8, 8, 8, 8), rank=(1, 16, 16, 16, 1), batch_size=512).strategy
+    'merge(2+2)'
+    """
+    candidates = [tt_candidate(out_modes=out_modes, in_modes=in_modes, rank=rank, groups=groups,
+                               batch_size=batch_size, model=model)
                   for groups in compositions(len(in_modes))]
     return make_plan(batch_size, candidates, model)

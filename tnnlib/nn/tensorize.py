@@ -1,11 +1,12 @@
 """``tensorize``: replace chosen layers of a trained model by factorised ones.
 
-    report = tensorize(model, ["fc1"], method="tt", max_rank=16)
-    print(report)                 # one row per layer: ranks, parameters, error
+    new_model, report = tensorize(model, ["fc1"], method="tt", max_rank=16)
+    print(report)                 # one row per layer: rank, parameters, error
 
 Each chosen layer is decomposed with its class's ``from_dense`` (a truncated
-decomposition of the trained weight, no training), and put in its place.
-Which class handles what:
+decomposition of the trained weight, no training), and put in its place. As
+for torch's model transforms, the model is left alone and a changed deep copy
+is returned, unless ``inplace=True``. Which class handles what:
 
 ==============  ==========================================================
 ``nn.Linear``   ``"tt"`` :class:`TTLinear`, ``"tucker"`` :class:`TuckerLinear`,
@@ -15,6 +16,10 @@ Which class handles what:
 ``nn.Embedding`` ``"tt"`` :class:`TTEmbedding`
 ==============  ==========================================================
 
+Every class takes the same keywords in ``from_dense``: ``in_modes``,
+``out_modes`` (not the convolutions), and ``max_rank``, ``eps`` - or ``rank``
+for CP, whose rank no tolerance chooses. ``tensorize`` passes them on as given.
+
 A truncated decomposition of a densely trained weight loses accuracy (trained
 weights are not low-rank); fine-tuning the new layers ("healing") recovers
 most of it.
@@ -22,33 +27,31 @@ most of it.
 from __future__ import annotations
 
 import copy
+import inspect
 
 import torch
 from torch import nn
 
+from ..bench import format_table
 from .conv import CPConv2d, TuckerConv2d
 from .embedding import TTEmbedding
 from .factorized import CPLinear, LowRankLinear, TRLinear, TuckerLinear
 from .tt_linear import TTLinear
 
-LINEAR = {"tt": TTLinear, "tucker": TuckerLinear, "cp": CPLinear, "tr": TRLinear, "lowrank": LowRankLinear}
-CONV = {"cp": CPConv2d, "tucker": TuckerConv2d}
-EMBEDDING = {"tt": TTEmbedding}
+FORMATS = {
+    nn.Linear: {"tt": TTLinear, "tucker": TuckerLinear, "cp": CPLinear, "tr": TRLinear, "lowrank": LowRankLinear},
+    nn.Conv2d: {"cp": CPConv2d, "tucker": TuckerConv2d},
+    nn.Embedding: {"tt": TTEmbedding},
+}
+METHODS = sorted({m for formats in FORMATS.values() for m in formats})
 SUPPORTED = "nn.Linear (tt, tucker, cp, tr, lowrank), nn.Conv2d (cp, tucker), nn.Embedding (tt)"
-COLUMNS = ["layer", "type", "shape", "modes", "ranks", "params_before", "params_after", "compression", "rel_error"]
+COLUMNS = ["layer", "type", "shape", "modes", "rank", "params_before", "params_after", "compression", "rel_error"]
 
 
 class TensorizeReport(list):
-    """The rows (dicts) of a :func:`tensorize` call; ``print`` shows them as a table.
-
-    ``report.model`` is the model that was changed (the input, or its copy).
-    """
-
-    model: nn.Module | None = None
+    """The rows (dicts) of a :func:`tensorize` call; ``print`` shows them as a table."""
 
     def __str__(self):
-        from ..bench import format_table
-
         return format_table(list(self), COLUMNS)
 
     def _repr_markdown_(self):
@@ -56,106 +59,102 @@ class TensorizeReport(list):
 
 
 def _find_targets(model: nn.Module, targets) -> list:
-    """Names of the layers to replace: a name, a list of names, a layer type or a tuple/list of types."""
-    modules = dict(model.named_modules())
+    """The modules to replace, each once: ``[(module, [every name it is reachable under])]``.
+
+    ``targets``: a name, a list of names, a layer type or a tuple/list of
+    types. A module reachable under several names (shared) is one target.
+    """
+    modules = dict(model.named_modules(remove_duplicate=False))
+    names_of = {}
+    for name, module in modules.items():
+        if name:
+            names_of.setdefault(id(module), []).append(name)
     if isinstance(targets, (str, type)):
         targets = [targets]
-    names = []
+    chosen = {}
     for target in targets:
         if isinstance(target, type):
-            found = [n for n, m in modules.items() if n and type(m) is target]
+            found = [m for n, m in modules.items() if n and type(m) is target]
             if not found:
                 raise ValueError(f"no layer of type {target.__name__} in the model")
-            names += found
         elif isinstance(target, str):
             if not target or target not in modules:
-                layers = ", ".join(n for n in modules if n)
+                layers = ", ".join(n for n in dict(model.named_modules()) if n)
                 raise ValueError(f"no layer named {target!r} in the model; its layers are: {layers}")
-            names.append(target)
+            found = [modules[target]]
         else:
             raise TypeError(f"targets must be layer names or layer types, got {target!r}")
-    return list(dict.fromkeys(names))                 # unique, in order
+        for module in found:
+            chosen.setdefault(id(module), module)
+    return [(module, names_of[key]) for key, module in chosen.items()]
 
 
-def _layer_modes(modes, name: str):
-    """The modes for one layer: ``None``, one ``(in_modes, out_modes)`` for all, or a dict by name."""
-    if isinstance(modes, dict):
-        modes = modes.get(name)
-    if modes is None:
-        return None, None
-    if len(modes) != 2:
-        raise ValueError("modes must be a pair (in_modes, out_modes) (for an embedding: (voc_modes, emb_modes))")
-    return tuple(modes[0]), tuple(modes[1])
+def _check_tied(model: nn.Module, module: nn.Module, names: list) -> None:
+    """A clear error if ``module``'s weight is also a parameter of another module (tied weights)."""
+    weight = getattr(module, "weight", None)
+    if weight is None:
+        return
+    others = [name for name, p in model.named_parameters(remove_duplicate=False)
+              if p is weight and name.rpartition(".")[0] not in names]
+    if others:
+        raise ValueError(
+            f"its weight is tied to {', '.join(others)} (one shared Parameter). Tensorizing it would untie "
+            f"them: the factors would replace the weight here while {others[0]} keeps the dense tensor, so the "
+            f"model would hold more parameters, not fewer. Untie it first if that is what you want "
+            f"(layer.weight = nn.Parameter(layer.weight.detach().clone())), or tensorize the other owner")
 
 
-def _check_options(method: str, max_rank, eps, names):
-    where = f" (tensorizing {', '.join(repr(n) for n in names)})"
-    try:
-        _check_values(method, max_rank, eps)
-    except ValueError as error:
-        raise ValueError(f"{error}{where}") from None
+def _per_layer(value, names: list):
+    """A keyword given once for all layers, or as a dict by layer name (any of a shared layer's names)."""
+    if isinstance(value, dict):
+        return next((value[n] for n in names if n in value), None)
+    return value
 
 
-def _check_values(method: str, max_rank, eps):
-    if method not in LINEAR:
-        raise ValueError(f"unknown method {method!r}; choose from {sorted(LINEAR)}")
-    if max_rank is not None and (isinstance(max_rank, bool) or not isinstance(max_rank, int) or max_rank < 1):
-        raise ValueError(f"max_rank must be a positive integer, got {max_rank!r}")
-    if eps is not None and not (isinstance(eps, (int, float)) and 0 < eps < 1):
-        raise ValueError(f"eps must be a number in (0, 1), got {eps!r}")
-    if method == "cp" and max_rank is None:
-        raise ValueError("method 'cp' needs max_rank (the CP rank R); eps cannot choose a CP rank")
-    if method == "cp" and eps is not None:
-        raise ValueError("method 'cp' takes max_rank only, not eps")
+def _convert(layer: nn.Module, method: str, options: dict):
+    """The replacement of one layer, by its class's ``from_dense`` with the keywords given."""
+    kind = next((k for k in FORMATS if isinstance(layer, k)), None)
+    if kind is None:
+        raise TypeError(f"a {type(layer).__name__} cannot be tensorized; tensorize handles {SUPPORTED}")
+    if method not in FORMATS[kind]:
+        raise ValueError(f"{kind.__name__} cannot be tensorized with method {method!r}; "
+                         f"use {' or '.join(repr(m) for m in FORMATS[kind])}")
+    cls = FORMATS[kind][method]
+    accepted = inspect.signature(cls.from_dense).parameters
+    for key in [k for k, v in options.items() if v is not None and k not in accepted]:
+        hint = ("CP takes rank= (the number of rank-one terms), not max_rank/eps" if "rank" in accepted
+                else "it takes max_rank/eps, not rank (rank is CP's)" if key == "rank"
+                else "it has no modes")
+        raise ValueError(f"method {method!r} on a {kind.__name__} ({cls.__name__}) does not take {key}: {hint}")
+    return cls.from_dense(layer, **{k: v for k, v in options.items() if v is not None})
 
 
-def _convert(layer: nn.Module, method: str, max_rank, eps, in_modes, out_modes):
-    """The replacement of one layer, and its old weight (to measure the error)."""
-    if isinstance(layer, nn.Linear):
-        cls = LINEAR[method]
-        if cls is LowRankLinear:
-            if in_modes is not None:
-                raise ValueError("method 'lowrank' takes no modes")
-            return cls.from_dense(layer, max_rank=max_rank, eps=eps), layer.weight
-        if cls is CPLinear:
-            return cls.from_dense(layer, in_modes, out_modes, rank=max_rank), layer.weight
-        return cls.from_dense(layer, in_modes, out_modes, max_rank=max_rank, eps=eps), layer.weight
-    if isinstance(layer, nn.Conv2d):
-        if method not in CONV:
-            raise ValueError(f"nn.Conv2d cannot be tensorized with method {method!r}; use 'cp' or 'tucker'")
-        if in_modes is not None:
-            raise ValueError("convolutions take no modes")
-        if method == "cp":
-            return CPConv2d.from_dense(layer, rank=max_rank), layer.weight
-        return TuckerConv2d.from_dense(layer, max_rank=max_rank, eps=eps), layer.weight
-    if isinstance(layer, nn.Embedding):
-        if method not in EMBEDDING:
-            raise ValueError(f"nn.Embedding can only be tensorized with method 'tt', not {method!r}")
-        return TTEmbedding.from_dense(layer, in_modes, out_modes, max_rank=max_rank, eps=eps), layer.weight
-    raise TypeError(f"a {type(layer).__name__} cannot be tensorized; tensorize handles {SUPPORTED}")
+def _relative_error(old: torch.Tensor, new: torch.Tensor) -> float:
+    old, new = old.detach().double(), new.detach().double().reshape(old.shape)
+    return float(torch.linalg.vector_norm(old - new) / torch.linalg.vector_norm(old).clamp_min(1e-300))
 
 
-def _rebuilt(new: nn.Module) -> torch.Tensor:
-    if isinstance(new, TTEmbedding):
-        return new.full_table()
-    if isinstance(new, (CPConv2d, TuckerConv2d)):
-        return new.full_kernel()
-    return new.full_weight()
+def _keep_state(new: nn.Module, layer: nn.Module) -> nn.Module:
+    """The new layer in the old one's mode (train/eval), its factors frozen if the weight was, its bias as the bias."""
+    new.train(layer.training)
+    weight_grad = layer.weight.requires_grad
+    bias_grad = layer.bias.requires_grad if getattr(layer, "bias", None) is not None else weight_grad
+    for name, p in new.named_parameters():
+        p.requires_grad_(bias_grad if name == "bias" else weight_grad)
+    return new
 
 
-def _describe(new: nn.Module) -> tuple:
-    modes = ""
+def _modes_text(new: nn.Module) -> str:
     if hasattr(new, "in_modes"):
-        modes = f"{new.in_modes} -> {new.out_modes}"
-    elif hasattr(new, "voc_modes"):
-        modes = f"{new.voc_modes} x {new.emb_modes}"
-    ranks = getattr(new, "ranks", None) or getattr(new, "rank", None)
-    return modes, str(ranks)
+        return f"{new.in_modes} -> {new.out_modes}"
+    if hasattr(new, "voc_modes"):
+        return f"{new.voc_modes} x {new.emb_modes}"
+    return ""
 
 
-def tensorize(model: nn.Module, targets, method: str = "tt", max_rank: int | None = None, eps: float | None = None,
-              modes=None, inplace: bool = True) -> TensorizeReport:
-    """Replace the chosen layers of ``model`` by tensorized ones; return a report.
+def tensorize(model: nn.Module, targets, method: str = "tt", *, max_rank=None, eps=None, rank=None,
+              in_modes=None, out_modes=None, inplace: bool = False):
+    """Replace the chosen layers of ``model`` by tensorized ones; return the model and a report.
 
     Parameters
     ----------
@@ -163,60 +162,79 @@ def tensorize(model: nn.Module, targets, method: str = "tt", max_rank: int | Non
     targets : str, type, or a list of them
         Layer names as in ``model.named_modules()`` (``"fc1"``,
         ``"features.3"``), or layer types (``nn.Linear``: every such layer).
+        A layer reachable under several names is replaced under all of them
+        (by one new layer, so it stays shared).
     method : {"tt", "tucker", "cp", "tr", "lowrank"}
         Format for linear layers; convolutions take "cp" or "tucker",
         embeddings "tt".
-    max_rank : int, optional
-        Largest rank (the CP rank for "cp", where it is required).
-    eps : float in (0, 1), optional
-        Relative error target of the decomposition (not for "cp").
+    max_rank : int or sequence, optional
+        Cap on the ranks (an int is capped at the largest useful ranks; a
+        sequence is one entry per bond or mode, checked). Not for "cp".
+    eps : float in [0, 1), optional
+        Relative error target of the decomposition. Not for "cp".
         Neither ``max_rank`` nor ``eps``: an exact decomposition.
-    modes : None, (in_modes, out_modes), or dict {name: (in_modes, out_modes)}
-        How to reshape the weights (embeddings: ``(voc_modes, emb_modes)``);
-        ``None``: the class's default (balanced factorisations; Tucker: none).
+    rank : int, optional
+        The CP rank, required for "cp" (and only there).
+    in_modes, out_modes : sequence of ints, or dict {layer name: modes}, optional
+        How to reshape the weights (embeddings: ``in_modes`` are the
+        vocabulary's modes, ``out_modes`` the embedding's); ``None``: the
+        class's default (balanced factorisations; Tucker: one mode per side).
+        Not for convolutions and "lowrank".
     inplace : bool
-        ``True`` (default) changes ``model``; ``False`` changes a deep copy,
-        available as ``report.model``; the input is left alone.
+        ``False`` (default): change a deep copy and leave ``model`` alone;
+        ``True``: change ``model`` itself.
 
     Returns
     -------
-    TensorizeReport
-        A list of dicts, one per layer (``layer``, ``type``, ``shape``,
-        ``modes``, ``ranks``, ``params_before``, ``params_after`` (weights
-        only), ``compression``, ``rel_error`` = ``||W - W_new|| / ||W||``);
-        ``print(report)`` shows a table.
+    (nn.Module, TensorizeReport)
+        The changed model (the copy, or ``model``), and one dict per layer
+        (``layer``, ``type``, ``shape``, ``modes``, ``rank``,
+        ``params_before``, ``params_after`` (weights only), ``compression``,
+        ``rel_error`` = ``||W - W_new|| / ||W||``); ``print(report)`` shows a
+        table. Each new layer keeps the old one's training mode and
+        ``requires_grad`` flags (factors as the weight, bias as the bias).
 
     Raises
     ------
     ValueError, TypeError
-        Unknown layer names, layer types that cannot be tensorized, modes
-        that do not match a layer, ranks or eps out of range - naming the
+        Unknown layer names, layer types that cannot be tensorized, keywords a
+        format does not take, modes that do not match a layer, ranks or eps
+        out of range, a layer whose weight is tied to another module's
+        (tensorizing it would add parameters, not remove them) - naming the
         layer. Nothing is replaced unless every layer converts.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    >>> new, report = tensorize(net, "0", max_rank=4)
+    >>> type(new[0]).__name__, type(net[0]).__name__, report[0]["rank"]
+    ('TTLinear', 'Linear', '(1, 4, 1)')
     """
-    names = _find_targets(model, targets)
-    _check_options(method, max_rank, eps, names)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
     if not inplace:
         model = copy.deepcopy(model)
-    replacements, report = {}, TensorizeReport()
-    for name in names:
-        layer = model.get_submodule(name)
+    targets = _find_targets(model, targets)
+    replacements, report = [], TensorizeReport()
+    for layer, names in targets:
         try:
-            in_modes, out_modes = _layer_modes(modes, name)
-            new, old_weight = _convert(layer, method, max_rank, eps, in_modes, out_modes)
+            _check_tied(model, layer, names)
+            options = dict(max_rank=max_rank, eps=eps, rank=rank, in_modes=_per_layer(in_modes, names),
+                           out_modes=_per_layer(out_modes, names))
+            new = _keep_state(_convert(layer, method, options), layer)
         except (ValueError, TypeError) as error:
-            raise type(error)(f"layer {name!r} ({layer}): {error}") from error
+            raise type(error)(f"layer {names[0]!r} ({layer}): {error}") from error
         with torch.no_grad():
-            old = old_weight.detach().double()
-            error = float(torch.linalg.vector_norm(old - _rebuilt(new).detach().double().reshape(old.shape))
-                          / torch.linalg.vector_norm(old).clamp_min(1e-300))
-        shown_modes, ranks = _describe(new)
-        report.append({"layer": name, "type": f"{type(layer).__name__} -> {type(new).__name__}",
-                       "shape": "x".join(map(str, old.shape)), "modes": shown_modes, "ranks": ranks,
-                       "params_before": old.numel(), "params_after": new.weight_parameters(),
-                       "compression": old.numel() / new.weight_parameters(), "rel_error": error})
-        replacements[name] = new
-    for name, new in replacements.items():
-        parent_name, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent_name), child, new)
-    report.model = model
-    return report
+            rel_error = _relative_error(layer.weight, new.dense_weight())
+        before, after = layer.weight.numel(), new.weight_parameters()
+        report.append({"layer": ", ".join(names), "type": f"{type(layer).__name__} -> {type(new).__name__}",
+                       "shape": "x".join(map(str, layer.weight.shape)), "modes": _modes_text(new),
+                       "rank": str(new.rank), "params_before": before, "params_after": after,
+                       "compression": before / after, "rel_error": rel_error})
+        replacements.append((layer, new))
+    new_of = {id(layer): new for layer, new in replacements}
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            if id(child) in new_of:
+                setattr(parent, child_name, new_of[id(child)])
+    return model, report

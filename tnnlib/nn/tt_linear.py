@@ -1,21 +1,26 @@
 """The TT-matrix (MPO) layer: a drop-in ``nn.Linear`` whose weight is a tensor train.
 
-Novikov et al. 2015, "Tensorizing Neural Networks", arXiv:1509.06569. Split
-``in_features = j_1 ... j_d`` and ``out_features = i_1 ... i_d``; the weight
-``W`` of shape ``(M, N)`` (``nn.Linear.weight``'s layout) is
+Novikov et al. 2015, "Tensorizing Neural Networks", arXiv:1509.06569.
+
+The idea. Split ``in_features = j_1 ... j_d`` and ``out_features = i_1 ... i_d``;
+the weight ``W`` of shape ``(M, N)`` (``nn.Linear.weight``'s layout) is
 
     W[(i_1..i_d), (j_1..j_d)] = G_1[:, i_1, j_1, :] @ G_2[:, i_2, j_2, :] @ ... @ G_d[:, i_d, j_d, :]
 
 with cores ``G_k`` of shape ``(r_{k-1}, i_k, j_k, r_k)``, ``r_0 = r_d = 1``
 (the row index is the C-order multi-index of the output modes, as in
 :class:`tnnlib.ttm.TTMatrix`). Parameters: ``sum_k r_{k-1} i_k j_k r_k``
-instead of ``M N``.
+instead of ``M N``. The forward pass never needs ``W``: it contracts the input
+with one core after the other, :meth:`TTLinear.reference_forward` (six lines,
+the algorithm of :meth:`tnnlib.ttm.TTMatrix.matvec`). Read it first.
 
-The forward pass never needs ``W``. The layer groups neighbouring cores,
-merges each group (:func:`merge_cores`) and contracts the input with the
-groups from the last to the first (:func:`contract_groups`); which grouping is
-cheapest depends on the batch size, and :meth:`TTLinear.plan` picks it with
-the cost model of :mod:`tnnlib.nn.planning` (flops, memory traffic, calls).
+The speed. The same numbers can be contracted in other orders. ``forward``
+groups neighbouring cores, merges each group (:func:`merge_cores`) and
+contracts the input with the groups from the last to the first
+(:func:`contract_groups`); which grouping is cheapest depends on the batch
+size, and :meth:`TTLinear.plan` picks it with the cost model of
+:mod:`tnnlib.nn.planning` (flops, memory traffic, calls). The tests check
+every grouping against :meth:`TTLinear.reference_forward`.
 """
 from __future__ import annotations
 
@@ -24,11 +29,230 @@ import math
 import torch
 from torch import nn
 
-from .base import TensorizedLinear, apply_to_middle, auto_modes, check_modes, dense_parts, working_copy
+from ..ttm import ttm_svd
+from ..validation import check_eps, check_max_rank, check_positive_int, check_rank, is_int
+from .base import TensorizedLinear, apply_to_middle, dense_parts, graph_mode, linear_modes, working_copy
 from .init import linear_std, normal_, tt_core_std
-from .planning import (chunk_rows, compositions, cost_model_for, intermediate_per_row, parse_strategy,
-                       strategy_name, tt_candidate)
+from .planning import (
+    chunk_rows,
+    compositions,
+    cost_model_for,
+    intermediate_per_row,
+    parse_strategy,
+    strategy_name,
+    tt_candidate,
+)
 
+
+class TTLinear(TensorizedLinear):
+    """Linear layer with a TT-matrix (MPO) weight (Novikov et al. 2015, arXiv:1509.06569).
+
+    :meth:`reference_forward` shows the computation core by core; ``forward``
+    gives the same result in the order its planner finds fastest.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    rank : int, or the d-1 inner ranks, or all d+1 ranks ``(1, r_1, ..., 1)``
+        An int is capped, bond by bond, at the largest useful rank
+        ``min(prod_{m<=k} i_m j_m, prod_{m>k} i_m j_m)``; a sequence is checked
+        against it (a clear error if an entry is larger).
+    in_modes, out_modes : sequences of d ints, keyword-only, optional
+        Products ``in_features`` and ``out_features``. Default: balanced
+        factorisations (:func:`tnnlib.nn.base.auto_modes`); one given, the
+        other side is split into as many modes.
+    bias : bool
+    device, dtype : as for ``nn.Linear``
+
+    Attributes
+    ----------
+    cores : nn.ParameterList
+        ``cores[k]`` of shape ``(r_k, i_{k+1}, j_{k+1}, r_{k+1})`` (0-based k).
+    rank : tuple ``(1, r_1, ..., r_{d-1}, 1)``
+    strategy : ``"auto"`` (planned per batch size) or a grouping:
+        ``"sequential"``, ``"dense"``, ``"merge(2+2)"``, a tuple of group sizes.
+
+    Shapes: input ``(..., in_features)`` -> output ``(..., out_features)``.
+
+    Examples
+    --------
+    >>> layer = TTLinear(1024, 1024, 8, in_modes=(4, 8, 8, 4), out_modes=(4, 8, 8, 4))
+    >>> layer.rank, layer.weight_parameters(), round(layer.compression, 1)
+    ((1, 8, 8, 8, 1), 8448, 124.1)
+    >>> x = torch.randn(3, 1024)
+    >>> torch.allclose(layer(x), layer.reference_forward(x), atol=1e-5)
+    True
+    >>> TTLinear(16, 16, 1000, in_modes=(4, 4), out_modes=(4, 4)).rank    # capped: W is 16 x 16
+    (1, 16, 1)
+    >>> print(layer.plan(512))                                    # doctest: +SKIP
+    """
+
+    def __init__(self, in_features: int, out_features: int, rank, *, in_modes=None, out_modes=None,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self.in_modes, self.out_modes = linear_modes(
+            self.in_features, self.out_features, in_modes=in_modes, out_modes=out_modes, where="TTLinear",
+            same_order=True)
+        self.rank = tt_rank(rank, out_modes=self.out_modes, in_modes=self.in_modes, where="TTLinear")
+        self._chunks = {}
+        pairs = zip(self.out_modes, self.in_modes)
+        shapes = [(self.rank[k], i, j, self.rank[k + 1]) for k, (i, j) in enumerate(pairs)]
+        self.cores = nn.ParameterList(nn.Parameter(torch.empty(s, device=device, dtype=dtype)) for s in shapes)
+        self.reset_parameters()
+
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x W^T + b``, one core after the other (``W`` is never formed).
+
+        The partial result ``z`` is a matrix whose rows are what the next core
+        contracts, ``(r_{k-1}, j_k)``, and whose columns are the rest. Each
+        core is one matrix product; then its output mode ``i_k`` moves from the
+        rows to the end of the columns. Starts from ``x^T``, ends with
+        ``(batch, i_1..i_d)``: the output.
+        """
+        z = x.reshape(-1, self.in_features).t()                            # (j_1..j_d, batch)
+        for core in self.cores:
+            r, i, j, r_next = core.shape
+            z = core.permute(1, 3, 0, 2).reshape(i * r_next, r * j) @ z.reshape(r * j, -1)   # (i_k r_k, rest)
+            z = z.reshape(i, -1).t()                                       # (r_k rest, i_k)
+        y = z.reshape(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias
+
+    def dense_weight(self) -> torch.Tensor:
+        """``W`` (out_features, in_features), rebuilt from the cores (differentiable)."""
+        # merge each half first: merging left to right would pass through an intermediate
+        # r_{d-1} times the size of W (16x at rank 16); two halves never exceed W's size
+        cores, half = list(self.cores), len(self.cores) // 2
+        halves = [merge_cores(cores[:half]), merge_cores(cores[half:])] if half else [merge_cores(cores)]
+        return merge_cores(halves).reshape(self.out_features, self.in_features)
+
+    def reset_parameters(self) -> None:
+        """Cores ``N(0, s^2)`` with ``s = sigma^(1/d) (prod r_k)^(-1/(2d))``, ``sigma = 1/sqrt(3 N)``.
+
+        The rebuilt ``W`` then has the standard deviation of ``nn.Linear``'s
+        default weight (:mod:`tnnlib.nn.init`); the bias is ``nn.Linear``'s.
+        """
+        normal_(self.cores, tt_core_std(linear_std(self.in_features), self.rank))
+        self.reset_bias()
+
+    @classmethod
+    def from_dense(cls, layer: nn.Linear, *, in_modes=None, out_modes=None, max_rank=None, eps=None):
+        """A TTLinear approximating ``layer`` by TT-SVD (:func:`tnnlib.ttm.ttm_svd`).
+
+        Parameters
+        ----------
+        layer : nn.Linear
+        in_modes, out_modes : sequences of d ints, optional
+            Default: balanced factorisations (:func:`tnnlib.nn.base.auto_modes`).
+        max_rank : int or sequence of d-1 ints, optional
+            Cap on the TT ranks (an int is also capped at the largest useful ranks;
+            a sequence is checked against them).
+        eps : float in [0, 1), optional
+            Relative error target ``||W - W_tt||_F <= eps ||W||_F``.
+            With neither, the TT is exact (full ranks).
+
+        The SVDs run in float64 (float32 on a GPU), whatever the layer's
+        dtype; the cores are cast back to it. The bias is copied.
+        """
+        where = "TTLinear.from_dense"
+        weight, bias = dense_parts(layer, where=where)
+        in_modes, out_modes = linear_modes(layer.in_features, layer.out_features, in_modes=in_modes,
+                                           out_modes=out_modes, where=where, same_order=True)
+        max_rank = check_max_rank(max_rank, tt_rank_limits(out_modes=out_modes, in_modes=in_modes), where)
+        eps = check_eps(eps, where)
+        ttm = ttm_svd(working_copy(weight), out_modes=out_modes, in_modes=in_modes, max_rank=max_rank, eps=eps)
+        new = cls(layer.in_features, layer.out_features, ttm.rank, in_modes=in_modes, out_modes=out_modes,
+                  bias=bias is not None, device=weight.device, dtype=weight.dtype)
+        with torch.no_grad():
+            for param, core in zip(new.cores, ttm.cores):
+                param.copy_(core)
+            if bias is not None:
+                new.bias.copy_(bias)
+        return new
+
+    def _describe(self) -> str:
+        return f"in_modes={self.in_modes}, out_modes={self.out_modes}, rank={self.rank}"
+
+    # -- planning and fast execution ----------------------------------------------
+    @property
+    def strategies(self):
+        return tuple(strategy_name(g) for g in compositions(len(self.in_modes)))
+
+    def _strategy_key(self, name):
+        return parse_strategy(name, len(self.cores))
+
+    def _name_of(self, key) -> str:
+        return strategy_name(key)
+
+    def candidates(self, batch_size: int) -> list:
+        model = cost_model_for(self.cores[0].device.type)
+        return [tt_candidate(out_modes=self.out_modes, in_modes=self.in_modes, rank=self.rank, groups=groups,
+                             batch_size=batch_size, model=model)
+                for groups in compositions(len(self.cores))]
+
+    def chunk_rows(self, groups, device_type: str = "cpu") -> int | None:
+        """Rows per block when contracting with ``groups`` (see :func:`tnnlib.nn.planning.chunk_rows`)."""
+        key = (tuple(groups), device_type)
+        if key not in self._chunks:
+            per_row = intermediate_per_row(out_modes=self.out_modes, in_modes=self.in_modes, rank=self.rank,
+                                           groups=groups)
+            self._chunks[key] = chunk_rows(per_row, cost_model_for(device_type).chunk_elements)
+        return self._chunks[key]
+
+    def merged_cores(self, groups) -> list:
+        """The cores merged group by group (``groups`` = sizes, e.g. ``(2, 2)``)."""
+        cores, merged, k = list(self.cores), [], 0       # (slicing a ParameterList would copy the parameters)
+        for g in groups:
+            merged.append(merge_cores(cores[k:k + g]))
+            k += g
+        return merged
+
+    def _forward(self, x, groups):
+        if len(groups) == 1:  # "dense": rebuild W, then one fused product with the bias (as nn.Linear)
+            return nn.functional.linear(x, self.dense_weight(), self.bias)
+        graph = graph_mode()
+        rows = None if graph else self.chunk_rows(groups, x.device.type)
+        return contract_groups(x, self.merged_cores(groups), self.bias, rows, graph)
+
+
+# ---------------------------------------------------------------------------
+# TT ranks
+# ---------------------------------------------------------------------------
+
+def tt_rank_limits(*, out_modes, in_modes) -> tuple:
+    """The largest useful rank of each inner bond: ``min(prod_{m<=k} i_m j_m, prod_{m>k} i_m j_m)``.
+
+    A larger bond cannot represent anything more (the unfolding of ``W`` at
+    that bond has no higher rank).
+
+    >>> tt_rank_limits(out_modes=(4, 8, 8, 4), in_modes=(4, 8, 8, 4))
+    (16, 1024, 16)
+    """
+    sizes = [i * j for i, j in zip(out_modes, in_modes)]
+    return tuple(min(math.prod(sizes[:k]), math.prod(sizes[k:])) for k in range(1, len(sizes)))
+
+
+def tt_rank(rank, *, out_modes, in_modes, where: str) -> tuple:
+    """``(1, r_1, ..., r_{d-1}, 1)`` from an int (capped at :func:`tt_rank_limits`), the d-1 inner
+    ranks or all d+1 (checked against the limits)."""
+    d = len(out_modes)
+    limits = tt_rank_limits(out_modes=out_modes, in_modes=in_modes)
+    if is_int(rank):
+        check_positive_int(rank, "rank", where)
+    elif not isinstance(rank, (str, bytes)) and hasattr(rank, "__len__"):
+        rank = tuple(rank)
+        if len(rank) == d + 1:
+            if not (is_int(rank[0]) and is_int(rank[-1]) and rank[0] == 1 and rank[-1] == 1):
+                raise ValueError(f"{where}: rank with d+1 = {d + 1} entries must start and end with 1, got {rank}")
+            rank = rank[1:-1]
+        elif len(rank) != d - 1:
+            raise ValueError(f"{where}: a TT-matrix with d = {d} cores needs an int, d-1 = {d - 1} inner ranks or "
+                             f"d+1 = {d + 1} ranks (1, ..., 1), got {len(rank)}: {rank}")
+    return (1,) + (check_rank(rank, limits, where) if d > 1 else ()) + (1,)
+
+
+# ---------------------------------------------------------------------------
+# Fast execution: merged groups of cores, contracted in blocks of rows
+# ---------------------------------------------------------------------------
 
 def merge_cores(cores) -> torch.Tensor:
     """Merge neighbouring TT-matrix cores into one.
@@ -47,7 +271,7 @@ def merge_cores(cores) -> torch.Tensor:
     return merged
 
 
-def contract_chunk(x: torch.Tensor, merged) -> torch.Tensor:
+def contract_chunk(x: torch.Tensor, merged, graph: bool | None = None) -> torch.Tensor:
     """``x W^T`` for one block of rows, ``W`` given as a chain of (merged) cores; ``W`` is never formed.
 
     Parameters
@@ -88,14 +312,15 @@ def contract_chunk(x: torch.Tensor, merged) -> torch.Tensor:
         rest_in //= J
         matrix = core.reshape(r0 * I, J * r1)
         if batch_first:
-            state = apply_to_middle(matrix, state.reshape(batch * rest_in, J * r1, produced))   # (B P, r0 I, Q)
+            state = apply_to_middle(matrix, state.reshape(batch * rest_in, J * r1, produced), graph)  # (B P, r0 I, Q)
         else:
-            state = apply_to_middle(matrix, state.reshape(rest_in, J * r1, produced * batch))   # (P, r0 I, Q B)
+            state = apply_to_middle(matrix, state.reshape(rest_in, J * r1, produced * batch), graph)  # (P, r0 I, Q B)
         produced *= I
     return state.reshape(batch, produced) if batch_first else state.reshape(produced, batch).t()
 
 
-def contract_groups(x: torch.Tensor, merged, bias: torch.Tensor | None = None, chunk_rows: int | None = None):
+def contract_groups(x: torch.Tensor, merged, bias: torch.Tensor | None = None, chunk_rows: int | None = None,
+                    graph: bool | None = None):
     """``y = x W^T + b`` by :func:`contract_chunk`, ``chunk_rows`` rows at a time.
 
     Why chunks: flops are not time. The intermediate states carry a rank
@@ -109,160 +334,10 @@ def contract_groups(x: torch.Tensor, merged, bias: torch.Tensor | None = None, c
 
     Shapes: ``x`` (B, N), ``bias`` (M,) or None -> (B, M), contiguous. Under
     autocast the bias is cast to the result's dtype, as ``nn.Linear`` does.
+    ``graph``: :func:`~tnnlib.nn.base.graph_mode`, if the caller knows it already.
     """
     if chunk_rows is None or chunk_rows >= x.shape[0]:
-        y = contract_chunk(x, merged).contiguous()
+        y = contract_chunk(x, merged, graph).contiguous()
     else:
-        y = torch.cat([contract_chunk(chunk, merged) for chunk in x.split(chunk_rows)])
+        y = torch.cat([contract_chunk(chunk, merged, graph) for chunk in x.split(chunk_rows)])
     return y if bias is None else y + bias.to(y.dtype)
-
-
-def _tt_ranks(ranks, d: int) -> tuple:
-    """``(1, r_1, ..., r_{d-1}, 1)`` from an int, the ``d-1`` inner ranks, or all ``d+1``."""
-    if isinstance(ranks, int):
-        ranks = (ranks,) * (d - 1)
-    ranks = tuple(int(r) for r in ranks)
-    if len(ranks) == d + 1:
-        if ranks[0] != 1 or ranks[-1] != 1:
-            raise ValueError(f"TT ranks with d+1 = {d + 1} entries must start and end with 1, got {ranks}")
-        ranks = ranks[1:-1]
-    if len(ranks) != d - 1:
-        raise ValueError(f"a TT-matrix with d = {d} cores needs an int, d-1 = {d - 1} inner ranks or "
-                         f"d+1 = {d + 1} ranks, got {len(ranks)}: {ranks}")
-    if any(r < 1 for r in ranks):
-        raise ValueError(f"TT ranks must be positive, got {ranks}")
-    return (1,) + ranks + (1,)
-
-
-class TTLinear(TensorizedLinear):
-    """Linear layer with a TT-matrix (MPO) weight (Novikov et al. 2015, arXiv:1509.06569).
-
-    Parameters
-    ----------
-    in_modes : sequence of d ints, product ``in_features``
-    out_modes : sequence of d ints, product ``out_features``
-    ranks : int, or the d-1 inner ranks, or all d+1 ranks ``(1, r_1, ..., 1)``
-    bias : bool
-    device, dtype : as for ``nn.Linear``
-
-    Attributes
-    ----------
-    cores : nn.ParameterList
-        ``cores[k]`` of shape ``(r_k, i_{k+1}, j_{k+1}, r_{k+1})`` (0-based k).
-    ranks : tuple ``(1, r_1, ..., r_{d-1}, 1)``
-    strategy : ``"auto"`` (planned per batch size) or a grouping:
-        ``"sequential"``, ``"dense"``, ``"merge(2+2)"``, a tuple of group sizes.
-
-    Shapes: input ``(..., in_features)`` -> output ``(..., out_features)``.
-
-    Examples
-    --------
-    >>> layer = TTLinear((4, 8, 8, 4), (4, 8, 8, 4), ranks=8)    # 1024 -> 1024
-    >>> layer.weight_parameters(), round(layer.compression, 1)
-    (8448, 124.1)
-    >>> print(layer.plan(512))                                    # doctest: +SKIP
-    """
-
-    def __init__(self, in_modes, out_modes, ranks, bias: bool = True, device=None, dtype=None):
-        in_modes = check_modes(in_modes, None, "in_modes", "TTLinear")
-        out_modes = check_modes(out_modes, None, "out_modes", "TTLinear")
-        if len(in_modes) != len(out_modes):
-            raise ValueError(f"TTLinear: in_modes {in_modes} and out_modes {out_modes} must have the same "
-                             "length d (pad the shorter with 1s)")
-        super().__init__(math.prod(in_modes), math.prod(out_modes), bias, device, dtype)
-        self.in_modes, self.out_modes = in_modes, out_modes
-        self.ranks = _tt_ranks(ranks, len(in_modes))
-        self._chunks = {}
-        shapes = [(self.ranks[k], i, j, self.ranks[k + 1]) for k, (i, j) in enumerate(zip(out_modes, in_modes))]
-        self.cores = nn.ParameterList(nn.Parameter(torch.empty(s, device=device, dtype=dtype)) for s in shapes)
-        self.reset_parameters()
-
-    @property
-    def strategies(self):
-        return tuple(strategy_name(g) for g in compositions(len(self.in_modes)))
-
-    def reset_parameters(self) -> None:
-        """Cores ``N(0, s^2)`` with ``s = sigma^(1/d) (prod r_k)^(-1/(2d))``, ``sigma = 1/sqrt(3 N)``.
-
-        The rebuilt ``W`` then has the standard deviation of ``nn.Linear``'s
-        default weight (:mod:`tnnlib.nn.init`); the bias is ``nn.Linear``'s.
-        """
-        normal_(self.cores, tt_core_std(linear_std(self.in_features), self.ranks))
-        self.reset_bias()
-
-    def _strategy_key(self, name):
-        return parse_strategy(name, len(self.cores))
-
-    def _name_of(self, key) -> str:
-        return strategy_name(key)
-
-    def candidates(self, batch_size: int) -> list:
-        model = cost_model_for(self.cores[0].device.type)
-        return [tt_candidate(self.in_modes, self.out_modes, self.ranks, groups, batch_size, model)
-                for groups in compositions(len(self.cores))]
-
-    def chunk_rows(self, groups, device_type: str = "cpu") -> int | None:
-        """Rows per block when contracting with ``groups`` (see :func:`tnnlib.nn.planning.chunk_rows`)."""
-        key = (tuple(groups), device_type)
-        if key not in self._chunks:
-            per_row = intermediate_per_row(self.in_modes, self.out_modes, self.ranks, groups)
-            self._chunks[key] = chunk_rows(per_row, cost_model_for(device_type).chunk_elements)
-        return self._chunks[key]
-
-    def merged_cores(self, groups) -> list:
-        """The cores merged group by group (``groups`` = sizes, e.g. ``(2, 2)``)."""
-        cores, merged, k = list(self.cores), [], 0       # (slicing a ParameterList would copy the parameters)
-        for g in groups:
-            merged.append(merge_cores(cores[k:k + g]))
-            k += g
-        return merged
-
-    def _forward(self, x, groups):
-        if len(groups) == 1:  # "dense": rebuild W, then one fused product with the bias (as nn.Linear)
-            return nn.functional.linear(x, self.full_weight(), self.bias)
-        return contract_groups(x, self.merged_cores(groups), self.bias, self.chunk_rows(groups, x.device.type))
-
-    def full_weight(self) -> torch.Tensor:
-        # merge each half first: merging left to right would pass through an intermediate
-        # r_{d-1} times the size of W (16x at rank 16); two halves never exceed W's size
-        cores, half = list(self.cores), len(self.cores) // 2
-        halves = [merge_cores(cores[:half]), merge_cores(cores[half:])] if half else [merge_cores(cores)]
-        return merge_cores(halves).reshape(self.out_features, self.in_features)
-
-    def _describe(self) -> str:
-        return f"in_modes={self.in_modes}, out_modes={self.out_modes}, ranks={self.ranks}"
-
-    @classmethod
-    def from_dense(cls, layer: nn.Linear, in_modes=None, out_modes=None, max_rank=None, eps=None, d=None):
-        """A TTLinear approximating ``layer`` by TT-SVD (:func:`tnnlib.ttm.ttm_svd`).
-
-        Parameters
-        ----------
-        layer : nn.Linear
-        in_modes, out_modes : sequences of d ints, optional
-            Default: balanced factorisations (:func:`tnnlib.nn.base.auto_modes`, ``d`` modes).
-        max_rank : int or list of d-1 ints, optional
-            Cap on the TT ranks (an int is also capped at the largest useful ranks).
-        eps : float, optional
-            Relative error target ``||W - W_tt||_F <= eps ||W||_F``.
-            With neither, the TT is exact (full ranks).
-
-        The SVDs run in float64 (float32 on a GPU), whatever the layer's
-        dtype; the cores are cast back to it. The bias is copied.
-        """
-        weight, bias = dense_parts(layer)
-        if in_modes is None or out_modes is None:
-            auto_in, auto_out = auto_modes(layer.in_features, layer.out_features, d)
-            in_modes, out_modes = in_modes or auto_in, out_modes or auto_out
-        in_modes = check_modes(in_modes, layer.in_features, "in_modes", "TTLinear.from_dense")
-        out_modes = check_modes(out_modes, layer.out_features, "out_modes", "TTLinear.from_dense")
-        from ..ttm import ttm_svd
-
-        ttm = ttm_svd(working_copy(weight), in_modes, out_modes, max_rank=max_rank, eps=eps)
-        new = cls(in_modes, out_modes, ttm.ranks, bias=bias is not None, device=weight.device, dtype=weight.dtype)
-        with torch.no_grad():
-            for param, core in zip(new.cores, ttm.cores):
-                param.copy_(core)
-            if bias is not None:
-                new.bias.copy_(bias)
-        return new
