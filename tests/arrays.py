@@ -1,4 +1,7 @@
-"""Helpers shared by the decomposition tests: NumPy/torch inputs of a kind and dtype, and errors."""
+"""Helpers shared by the decomposition tests: NumPy/torch inputs of a kind and dtype.
+
+Errors are measured with :func:`tnnlib.relative_error` (reference first, approximation second).
+"""
 import numpy as np
 import torch
 
@@ -15,8 +18,3 @@ def like(kind, dtype):
 def dense(x):
     """A NumPy copy of an array or tensor."""
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
-def rel_error(a, b):
-    """``||a - b|| / ||b||`` for arrays or tensors."""
-    return np.linalg.norm(dense(a) - dense(b)) / np.linalg.norm(dense(b))

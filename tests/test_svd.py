@@ -58,8 +58,9 @@ def test_rank_for_error_and_energy_values():
 
 def test_rank_functions_accept_torch_and_reject_bad_input():
     assert rank_for_error(torch.tensor(SPECTRUM, dtype=torch.float32), 0.2) == 3
-    with pytest.raises(ValueError, match=r"eps must be a relative error in \(0, 1\)"):
-        rank_for_error(SPECTRUM, 0.0)
+    assert rank_for_error(SPECTRUM, 0.0) == 5                # eps = 0: keep every nonzero singular value
+    with pytest.raises(ValueError, match=r"rank_for_error: eps must be a real number in \[0, 1\)"):
+        rank_for_error(SPECTRUM, 1.0)
     with pytest.raises(ValueError, match=r"energy must be a fraction in \(0, 1\]"):
         rank_for_energy(SPECTRUM, 1.5)
     with pytest.raises(ValueError, match="non-negative"):
@@ -95,13 +96,18 @@ def test_truncated_svd_rank_choice():
 
 def test_truncated_svd_bad_input():
     A = matrix_with_spectrum(SPECTRUM, 9, 7)
-    for eps in (0, 1, -0.5, 2.0):
-        with pytest.raises(ValueError, match=r"eps must be a relative error in \(0, 1\)"):
+    for eps in (1, -0.5, 2.0):
+        with pytest.raises(ValueError, match=r"truncated_svd: eps must be a real number in \[0, 1\)"):
             truncated_svd(A, eps=eps)
-    with pytest.raises(ValueError, match="max_rank must be a positive integer"):
+    with pytest.raises(ValueError, match="truncated_svd: max_rank must be a positive integer"):
         truncated_svd(A, max_rank=0)
-    with pytest.raises(TypeError, match="max_rank must be a positive integer"):
+    with pytest.raises(TypeError, match="truncated_svd: max_rank must be a positive integer"):
         truncated_svd(A, max_rank=2.5)
+    with pytest.raises(TypeError, match="positional"):
+        truncated_svd(A, 2)
+    for bad in (A.astype(np.float16), A.astype(int), torch.tensor(A, dtype=torch.bfloat16)):
+        with pytest.raises(TypeError, match="truncated_svd: needs float32, float64 or complex input"):
+            truncated_svd(bad)
     with pytest.raises(ValueError, match=r"matrix must be a matrix \(2-D\)"):
         truncated_svd(np.ones((2, 3, 4)))
     bad = A.copy()
@@ -133,10 +139,11 @@ def test_low_rank_approx_error_is_the_tail_and_beats_other_rank_r_matrices(rank)
         assert np.linalg.norm(A - other) >= error
 
 
-def test_low_rank_approx_and_params_reject_impossible_ranks():
+def test_low_rank_approx_caps_an_int_rank_and_params_reject_impossible_ranks():
     A = matrix_with_spectrum(SPECTRUM, 8, 6)
-    with pytest.raises(ValueError, match="larger than possible"):
-        low_rank_approx(A, 7)
+    np.testing.assert_allclose(low_rank_approx(A, 7), A, atol=1e-12)    # capped at min(m, n): exact
+    with pytest.raises(TypeError, match="low_rank_approx: rank must be a positive integer"):
+        low_rank_approx(A, 2.5)
     assert low_rank_params(100, 50, 5) == 750
     with pytest.raises(ValueError, match="larger than possible"):
         low_rank_params(10, 4, 5)

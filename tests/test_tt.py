@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from arrays import KINDS, dense, like, rel_error
+from arrays import KINDS, dense, like
 
+from tnnlib import relative_error
 from tnnlib.tt import (
     TTTensor,
     bond_spectra,
@@ -35,57 +36,71 @@ def noisy(x, level, seed=0):
 
 
 @pytest.mark.parametrize("kind,dtype", KINDS)
-@pytest.mark.parametrize("shape,ranks", [((4, 5, 6), [2, 3]), ((3, 4, 2, 5), [3, 4, 2]), ((7,), [])])
-def test_tt_svd_recovers_an_exactly_low_rank_tensor(kind, dtype, shape, ranks):
-    x = random_tt(shape, ranks, seed=1, like=like(kind, dtype)).to_tensor()
-    tt = tt_svd(x, max_rank=ranks)
-    assert tt.ranks == (1, *ranks, 1) and tt.shape == shape
+@pytest.mark.parametrize("shape,rank", [((4, 5, 6), [2, 3]), ((3, 4, 2, 5), [3, 4, 2]), ((7,), [])])
+def test_tt_svd_recovers_an_exactly_low_rank_tensor(kind, dtype, shape, rank):
+    x = random_tt(shape, rank, seed=1, like=like(kind, dtype)).to_dense()
+    tt = tt_svd(x, max_rank=rank)
+    assert tt.rank == (1, *rank, 1) and tt.shape == shape
     assert type(tt.cores[0]) is type(x) and tt.dtype == x.dtype
-    assert rel_error(tt.to_tensor(), x) < TOL[dtype]
-    assert tt_svd(x).ranks == (1, *ranks, 1)          # without limits: the numerical ranks
+    assert relative_error(x, tt) < TOL[dtype]
+    assert tt_svd(x).rank == (1, *rank, 1)            # without limits: the numerical ranks
 
 
 @pytest.mark.parametrize("method", ["auto", "svd", "gram"])
 @pytest.mark.parametrize("shape,noise", [((6, 7, 8, 5), 1e-3), ((4, 4, 4, 4, 4), 1e-2), ((10, 12, 9), 0.1)])
 @pytest.mark.parametrize("eps", [0.3, 0.05, 1e-2, 2e-3, 1e-5])
 def test_tt_svd_error_bound(method, shape, noise, eps):
-    x = noisy(random_tt(shape, 3, seed=2).to_tensor(), noise)
+    x = noisy(random_tt(shape, 3, seed=2).to_dense(), noise)
     tt = tt_svd(x, eps=eps, method=method)
-    assert rel_error(tt.to_tensor(), x) <= eps * (1 + 1e-9)
+    assert relative_error(x, tt) <= eps * (1 + 1e-9)
 
 
 def test_tt_svd_error_bound_torch_float32_and_complex():
-    x = noisy(random_tt((5, 6, 7), 3, seed=3).to_tensor(), 1e-2)
+    x = noisy(random_tt((5, 6, 7), 3, seed=3).to_dense(), 1e-2)
     tt = tt_svd(torch.tensor(x, dtype=torch.float32), eps=0.02)
-    assert rel_error(tt.to_tensor(), x) <= 0.02
-    z = x + 1j * noisy(random_tt((5, 6, 7), 2, seed=4).to_tensor(), 1e-2)
+    assert relative_error(x, tt) <= 0.02
+    z = x + 1j * noisy(random_tt((5, 6, 7), 2, seed=4).to_dense(), 1e-2)
     tt = tt_svd(z, eps=0.02)
-    assert tt.dtype == np.complex128 and rel_error(tt.to_tensor(), z) <= 0.02
+    assert tt.dtype == np.complex128 and relative_error(z, tt) <= 0.02
 
 
 def test_tt_svd_max_rank_int_is_capped_and_list_is_checked():
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
     assert max_tt_ranks(x.shape) == (1, 2, 6, 5, 1)
     full = tt_svd(x, max_rank=100)
-    assert full.ranks == (1, 2, 6, 5, 1) and rel_error(full.to_tensor(), x) < 1e-12
-    assert tt_svd(x, max_rank=3).ranks == (1, 2, 3, 3, 1)
-    assert tt_svd(x, max_rank=[2, 4, 1]).ranks == (1, 2, 4, 1, 1)
-    assert tt_svd(x, max_rank=(1, 2, 4, 1, 1)).ranks == (1, 2, 4, 1, 1)   # d+1 ranks, like TTTensor.ranks
-    with pytest.raises(ValueError, match=r"max_rank\[1\] = 7 is larger than possible.*at most 6"):
+    assert full.rank == (1, 2, 6, 5, 1) and relative_error(x, full) < 1e-12
+    assert tt_svd(x, max_rank=3).rank == (1, 2, 3, 3, 1)
+    assert tt_svd(x, max_rank=[2, 4, 1]).rank == (1, 2, 4, 1, 1)
+    assert tt_svd(x, max_rank=(1, 2, 4, 1, 1)).rank == (1, 2, 4, 1, 1)   # d+1 ranks, like TTTensor.rank
+    assert tt_svd(x, max_rank=np.int64(3)).rank == (1, 2, 3, 3, 1)
+    with pytest.raises(ValueError, match=r"tt_svd: max_rank\[1\] = 7 is larger than the largest rank 6"):
         tt_svd(x, max_rank=[2, 7, 3])
-    with pytest.raises(ValueError, match="d-1 = 3 ranks"):
+    with pytest.raises(ValueError, match="sequence of 3 positive integers"):
         tt_svd(x, max_rank=[2, 3])
     with pytest.raises(ValueError, match="start and end with 1"):
         tt_svd(x, max_rank=[2, 2, 3, 3, 2])
     with pytest.raises(ValueError, match="positive integer"):
         tt_svd(x, max_rank=0)
+    for bad in (2.5, True, "3"):
+        with pytest.raises(TypeError, match="tt_svd: max_rank must be a positive integer"):
+            tt_svd(x, max_rank=bad)
 
 
 def test_tt_svd_bad_input():
     x = np.ones((3, 4, 5))
-    for eps in (0.0, 1.0, -0.1, 3):
-        with pytest.raises(ValueError, match=r"eps must be a relative error in \(0, 1\)"):
+    for eps in (1.0, -0.1, 2, 3):
+        with pytest.raises(ValueError, match=r"tt_svd: eps must be a real number in \[0, 1\)"):
             tt_svd(x, eps=eps)
+    for eps in ("0.1", True):
+        with pytest.raises(TypeError, match=r"eps must be a real number in \[0, 1\)"):
+            tt_svd(x, eps=eps)
+    assert relative_error(x, tt_svd(x, eps=0)) < 1e-14     # eps = 0: exact (nothing nonzero dropped)
+    with pytest.raises(TypeError, match="positional"):
+        tt_svd(x, 2)                                          # max_rank and eps are keyword-only
+    for bad in (x.astype(np.float16), torch.ones(3, 4, 5, dtype=torch.bfloat16), np.ones((3, 4, 5), dtype=int),
+                torch.ones(3, 4, 5, dtype=torch.int64)):
+        with pytest.raises(TypeError, match="tt_svd: needs float32, float64 or complex input"):
+            tt_svd(bad)
     x[1, 1, 1] = np.inf
     with pytest.raises(ValueError, match="NaN or infinity"):
         tt_svd(x)
@@ -97,10 +112,10 @@ def test_tt_svd_bad_input():
 
 def test_tt_svd_zero_tensor_and_vector():
     zero = tt_svd(np.zeros((3, 4, 5)), eps=0.1)
-    assert zero.ranks == (1, 1, 1, 1) and zero.norm() == 0
+    assert zero.rank == (1, 1, 1, 1) and zero.norm() == 0
     v = np.arange(1.0, 6.0)
     tt = tt_svd(v)
-    assert tt.ranks == (1, 1) and np.allclose(tt.to_tensor(), v)
+    assert tt.rank == (1, 1) and np.allclose(tt.to_dense(), v)
 
 
 @pytest.mark.parametrize("max_rank", [2, 4, 6])
@@ -108,10 +123,10 @@ def test_tt_svd_error_is_not_worse_than_tensorly(max_rank):
     tensorly = pytest.importorskip("tensorly")
     from tensorly.decomposition import tensor_train
 
-    x = noisy(random_tt((4, 5, 6, 5), 4, seed=5).to_tensor(), 0.05)
-    ours = rel_error(tt_svd(x, max_rank=max_rank).to_tensor(), x)
+    x = noisy(random_tt((4, 5, 6, 5), 4, seed=5).to_dense(), 0.05)
+    ours = relative_error(x, tt_svd(x, max_rank=max_rank))
     with tensorly.backend_context("numpy"):
-        theirs = rel_error(tensorly.tt_to_tensor(tensor_train(x, max_rank)), x)
+        theirs = relative_error(x, tensorly.tt_to_tensor(tensor_train(x, max_rank)))
     assert ours <= theirs + 1e-10
 
 
@@ -124,7 +139,7 @@ def test_elements_inner_product_and_norm_equal_the_dense_ones(kind, dtype):
     b = random_tt((3, 4, 5, 2), [3, 2, 2], seed=7, like=like(kind, dtype))
     if dtype == np.complex128:
         a = a + 1j * random_tt((3, 4, 5, 2), 2, seed=8, like=like(kind, dtype))
-    xa, xb = dense(a.to_tensor()), dense(b.to_tensor())
+    xa, xb = dense(a.to_dense()), dense(b.to_dense())
     tol = TOL[dtype]
     for index in [(0, 0, 0, 0), (2, 3, 4, 1), (1, 2, 0, 1), (-1, -2, 3, 0)]:
         assert abs(dense(a[index]) - xa[index]) <= tol * np.abs(xa).max()
@@ -147,9 +162,9 @@ def test_index_errors():
 
 def test_properties_repr_and_copy():
     tt = random_tt((3, 4, 5), [2, 3], seed=0)
-    assert tt.order == 3 and tt.shape == (3, 4, 5) and tt.ranks == (1, 2, 3, 1)
+    assert tt.order == 3 and tt.shape == (3, 4, 5) and tt.rank == (1, 2, 3, 1)
     assert tt.n_params == 3 * 2 + 2 * 4 * 3 + 3 * 5
-    assert "ranks=(1, 2, 3, 1)" in repr(tt)
+    assert "rank=(1, 2, 3, 1)" in repr(tt)
     copy = tt.copy()
     copy.cores[0][...] = 0
     assert np.abs(tt.cores[0]).sum() > 0
@@ -160,11 +175,13 @@ def test_random_tt_seed_like_and_scale():
     assert all(np.array_equal(p, q) for p, q in zip(a.cores, b.cores))
     t = random_tt((4, 5, 6), 3, seed=3, like=torch.zeros(1, dtype=torch.float32))
     assert all(isinstance(c, torch.Tensor) and c.dtype == torch.float32 for c in t.cores)
-    x = random_tt((10, 10, 10, 10), 5, seed=4).to_tensor()
+    x = random_tt((10, 10, 10, 10), 5, seed=4).to_dense()
     assert 0.5 < np.mean(x**2) < 2.0                       # entries of variance ~1
-    assert random_tt((2, 3, 4), 100).ranks == (1, 2, 4, 1)  # an int is capped
-    with pytest.raises(ValueError, match=r"ranks\[0\] = 3 is larger than possible"):
+    assert random_tt((2, 3, 4), 100).rank == (1, 2, 4, 1)  # an int is capped
+    with pytest.raises(ValueError, match=r"random_tt: rank\[0\] = 3 is larger than the largest rank 2"):
         random_tt((2, 3, 4), [3, 2])
+    with pytest.raises(TypeError, match="positional"):
+        random_tt((2, 3, 4), 2, 0)                            # seed and like are keyword-only
 
 
 def test_constructor_errors():
@@ -180,7 +197,7 @@ def test_constructor_errors():
         TTTensor([np.ones((1, 3, 2)), torch.ones((2, 4, 1))])
     with pytest.raises(TypeError, match="one dtype"):
         TTTensor([np.ones((1, 3, 2)), np.ones((2, 4, 1), dtype=np.float32)])
-    with pytest.raises(ValueError, match="at least one core"):
+    with pytest.raises(ValueError, match="at least one array"):
         TTTensor([])
 
 
@@ -188,22 +205,22 @@ def test_constructor_errors():
 def test_addition_and_scaling(kind, dtype):
     a = random_tt((3, 4, 5), [2, 3], seed=1, like=like(kind, dtype))
     b = random_tt((3, 4, 5), [3, 2], seed=2, like=like(kind, dtype))
-    xa, xb = dense(a.to_tensor()), dense(b.to_tensor())
+    xa, xb = dense(a.to_dense()), dense(b.to_dense())
     total = a + b
-    assert total.ranks == (1, 5, 5, 1)
+    assert total.rank == (1, 5, 5, 1)
     tol = TOL[dtype]
-    assert rel_error(total.to_tensor(), xa + xb) < tol
-    assert rel_error((2.5 * a).to_tensor(), 2.5 * xa) < tol
-    assert rel_error((a * 2.5).to_tensor(), 2.5 * xa) < tol
-    assert rel_error((a - b).to_tensor(), xa - xb) < tol
-    assert rel_error((a / 4).to_tensor(), xa / 4) < tol
-    assert rel_error((-a).to_tensor(), -xa) < tol
+    assert relative_error(xa + xb, total) < tol
+    assert relative_error(2.5 * xa, (2.5 * a)) < tol
+    assert relative_error(2.5 * xa, (a * 2.5)) < tol
+    assert relative_error(xa - xb, (a - b)) < tol
+    assert relative_error(xa / 4, (a / 4)) < tol
+    assert relative_error(-xa, (-a)) < tol
     one = random_tt((6,), [], seed=3, like=like(kind, dtype))
-    assert rel_error((one + one).to_tensor(), 2 * dense(one.to_tensor())) < tol
+    assert relative_error(2 * dense(one.to_dense()), (one + one)) < tol
     with pytest.raises(ValueError, match="TT addition needs TT tensors of equal shapes"):
         a + random_tt((3, 4, 6), 2, like=like(kind, dtype))
     with pytest.raises(TypeError, match="one kind, dtype and device"):
-        a + random_tt((3, 4, 5), 2, like=np.zeros(1, dtype=np.float16 if kind == "torch" else np.complex64))
+        a + random_tt((3, 4, 5), 2, like=np.zeros(1, dtype=np.float64 if kind == "torch" else np.complex64))
     with pytest.raises(ValueError, match="the inner product needs TT tensors of equal shapes"):
         inner(a, random_tt((3, 4, 6), 2, like=like(kind, dtype)))
     with pytest.raises(TypeError):
@@ -217,9 +234,9 @@ def test_addition_and_scaling(kind, dtype):
 @pytest.mark.parametrize("center", [0, 1, 2, 3])
 def test_orthogonalize_makes_the_mixed_canonical_form_and_keeps_the_tensor(kind, dtype, center):
     tt = random_tt((3, 4, 5, 3), [3, 4, 3], seed=center, like=like(kind, dtype))
-    x = tt.to_tensor()
+    x = tt.to_dense()
     o = orthogonalize(tt, center)
-    assert rel_error(o.to_tensor(), x) < TOL[dtype]
+    assert relative_error(x, o) < TOL[dtype]
     assert all(is_left_orthogonal(core) for core in o.cores[:center])
     assert all(is_right_orthogonal(core) for core in o.cores[center + 1:])
     assert abs(np.linalg.norm(dense(o.cores[center])) - np.linalg.norm(dense(x))) < TOL[dtype] * np.linalg.norm(dense(x))
@@ -233,8 +250,8 @@ def test_left_and_right_orthogonalize_and_the_checks():
     assert all(is_right_orthogonal(c) for c in right.cores[1:])
     assert not is_left_orthogonal(tt.cores[1]) and not is_right_orthogonal(tt.cores[1])
     over = random_tt((2, 2, 2), 2, seed=0) + random_tt((2, 2, 2), 2, seed=1)   # ranks 4 > 2
-    assert left_orthogonalize(over).ranks == (1, 2, 4, 1)     # QR trims r_k > r_{k-1} n_k
-    assert right_orthogonalize(over).ranks == (1, 4, 2, 1)    # LQ trims r_{k-1} > n_k r_k
+    assert left_orthogonalize(over).rank == (1, 2, 4, 1)     # QR trims r_k > r_{k-1} n_k
+    assert right_orthogonalize(over).rank == (1, 4, 2, 1)    # LQ trims r_{k-1} > n_k r_k
     with pytest.raises(ValueError, match=r"center must be an integer core index in \[0, 2\]"):
         orthogonalize(tt, 3)
     with pytest.raises(TypeError, match="must be a TTTensor"):
@@ -248,36 +265,38 @@ def test_left_and_right_orthogonalize_and_the_checks():
 def test_rounding_a_sum_brings_the_ranks_back(kind, dtype):
     a = random_tt((4, 5, 6, 3), [3, 4, 2], seed=1, like=like(kind, dtype))
     doubled = a + a
-    assert doubled.ranks == (1, 6, 8, 4, 1)
+    assert doubled.rank == (1, 6, 8, 4, 1)
     rounded = tt_round(doubled, eps=1e-4)
-    assert rounded.ranks == a.ranks
-    assert rel_error(rounded.to_tensor(), 2 * dense(a.to_tensor())) < max(TOL[dtype], 1e-4)
+    assert rounded.rank == a.rank
+    assert relative_error(2 * dense(a.to_dense()), rounded) < max(TOL[dtype], 1e-4)
     if dtype not in (np.float32, torch.float32):
-        assert tt_round(doubled).ranks == a.ranks          # default eps: the rounding level
+        assert tt_round(doubled).rank == a.rank          # default eps: the rounding level
 
 
 @pytest.mark.parametrize("method", ["auto", "svd"])
 @pytest.mark.parametrize("eps", [0.3, 0.05, 1e-2, 1e-3])
 def test_rounding_error_bound(method, eps):
-    x = noisy(random_tt((5, 6, 7, 4), 3, seed=2).to_tensor(), 0.02)
+    x = noisy(random_tt((5, 6, 7, 4), 3, seed=2).to_dense(), 0.02)
     exact = tt_svd(x)                                           # full-rank TT of a noisy tensor
     rounded = tt_round(exact, eps=eps, method=method)
-    assert rel_error(rounded.to_tensor(), x) <= eps * (1 + 1e-9)
-    assert all(r <= q for r, q in zip(rounded.ranks, exact.ranks))
+    assert relative_error(x, rounded) <= eps * (1 + 1e-9)
+    assert all(r <= q for r, q in zip(rounded.rank, exact.rank))
     # on a TT, rounding finds the same ranks as TT-SVD of the full tensor
-    assert rounded.ranks == tt_svd(x, eps=eps).ranks
+    assert rounded.rank == tt_svd(x, eps=eps).rank
 
 
 def test_rounding_max_rank():
     tt = random_tt((4, 5, 6, 3), 6, seed=3)
     rounded = tt_round(tt, max_rank=2)
-    assert rounded.ranks == (1, 2, 2, 2, 1)
-    best = tt_svd(tt.to_tensor(), max_rank=2)   # same error as TT-SVD at the same rank (both quasi-optimal)
-    assert rel_error(rounded.to_tensor(), tt.to_tensor()) <= 1.01 * rel_error(best.to_tensor(), tt.to_tensor())
-    with pytest.raises(ValueError, match=r"eps must be a relative error in \(0, 1\)"):
+    assert rounded.rank == (1, 2, 2, 2, 1)
+    best = tt_svd(tt.to_dense(), max_rank=2)   # same error as TT-SVD at the same rank (both quasi-optimal)
+    assert relative_error(tt.to_dense(), rounded) <= 1.01 * relative_error(tt.to_dense(), best)
+    with pytest.raises(ValueError, match=r"tt_round: eps must be a real number in \[0, 1\)"):
         tt_round(tt, eps=1.0)
+    with pytest.raises(ValueError, match=r"tt_round: max_rank\[0\] = 5 is larger"):
+        tt_round(tt, max_rank=[5, 2, 2])
     with pytest.raises(TypeError, match="must be a TTTensor"):
-        tt_round(tt.to_tensor(), eps=0.1)
+        tt_round(tt.to_dense(), eps=0.1)
 
 
 # --- bond spectra and entanglement ------------------------------------------------------------------
@@ -286,7 +305,7 @@ def test_rounding_max_rank():
 @pytest.mark.parametrize("kind,dtype", KINDS)
 def test_bond_spectra_are_the_singular_values_of_the_unfoldings(kind, dtype):
     tt = random_tt((3, 4, 5, 2), [3, 4, 2], seed=4, like=like(kind, dtype))
-    x = dense(tt.to_tensor())
+    x = dense(tt.to_dense())
     spectra = bond_spectra(tt)
     assert len(spectra) == 3
     for k, S in enumerate(spectra, start=1):

@@ -7,7 +7,8 @@ module              what it holds                                          lesso
 ==================  =====================================================  ======
 ``runtime``         device choice, seeding, fast mode, environment report  00
 ``data``            MNIST, Fashion-MNIST and photographs, offline          00
-``tensor_ops``      unfold, fold, mode-n product                           01
+``validation``      argument checks shared by every module                 all
+``tensor_ops``      unfold, fold, mode-n product, relative error           01
 ``contraction``     einsum by loops, FLOPs of a contraction, chain order   01
 ``diagrams``        tensor diagrams drawn with matplotlib                  01
 ``svd``             truncated SVD and choosing a rank                      02
@@ -21,14 +22,16 @@ module              what it holds                                          lesso
 ==================  =====================================================  ======
 
 Every decomposition takes a NumPy array or a torch tensor and returns results
-of the same kind. The most used names are importable from ``tnnlib`` itself.
+of the same kind, with one interface (``shape``, ``rank``, ``n_params``,
+``to_dense()``, ``norm()``, ``copy()``, ``to()``); ``relative_error(x, result)``
+measures any of them. The most used names are importable from ``tnnlib`` itself.
 """
 from .backend import to_numpy
 from .contraction import contraction_flops, einsum_loops, matrix_chain_order
 from .cp import CPTensor, cp_als, khatri_rao, mttkrp
 from .runtime import FAST, get_device, pick, seed_everything
 from .svd import low_rank_approx, rank_for_energy, rank_for_error, truncated_svd
-from .tensor_ops import fold, mode_n_product, unfold
+from .tensor_ops import fold, mode_n_product, relative_error, unfold
 from .tr import TRTensor, tr_als, tr_svd
 from .tt import TTTensor, bond_spectra, entanglement_entropy, inner, orthogonalize, tt_round, tt_svd
 from .ttm import TTMatrix, factorize_dim, ttm_svd
@@ -40,6 +43,6 @@ __all__ = [
     "CPTensor", "FAST", "TRTensor", "TTMatrix", "TTTensor", "TuckerTensor", "bond_spectra", "contraction_flops",
     "cp_als", "einsum_loops", "entanglement_entropy", "factorize_dim", "fold", "get_device", "hooi", "hosvd",
     "inner", "khatri_rao", "low_rank_approx", "matrix_chain_order", "mode_n_product", "mttkrp", "orthogonalize",
-    "pick", "rank_for_energy", "rank_for_error", "seed_everything", "to_numpy", "tr_als", "tr_svd",
+    "pick", "rank_for_energy", "rank_for_error", "relative_error", "seed_everything", "to_numpy", "tr_als", "tr_svd",
     "truncated_svd", "tt_round", "tt_svd", "ttm_svd", "unfold",
 ]

@@ -6,29 +6,29 @@ fixed, records the relative error after every sweep, and stops after
 """
 from __future__ import annotations
 
-import numpy as np
+from numbers import Real
 
 from .backend import conj_t, eigh, machine_eps, norm
+from .validation import check_positive_int
 
 
-def check_sweeps(n_sweeps, tol) -> None:
-    """``n_sweeps`` must be an integer >= 1 and ``tol`` None or a number >= 0."""
-    if not isinstance(n_sweeps, (int, np.integer)) or isinstance(n_sweeps, bool) or n_sweeps < 1:
-        raise ValueError(f"n_sweeps must be an integer >= 1, got {n_sweeps!r}")
-    if tol is not None and not tol >= 0:
-        raise ValueError(f"tol must be None or a number >= 0, got {tol!r}")
+def check_sweeps(n_sweeps, tol, where: str) -> None:
+    """``n_sweeps`` must be an integer >= 1 and ``tol`` None or a real number >= 0."""
+    check_positive_int(n_sweeps, "n_sweeps", where)
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, Real) or not tol >= 0):
+        raise ValueError(f"{where}: tol must be None or a number >= 0, got {tol!r}")
 
 
-def relative_error(tensor, norm_x: float, error_sq: float, model) -> float:
+def sweep_error(tensor, norm_x: float, error_sq: float, model) -> float:
     """``||X - model|| / ||X||`` from a cheap formula for the squared error.
 
     The algorithms get ``error_sq = ||X||^2 - 2 <X, model> + ||model||^2`` from
     small quantities of the sweep, without rebuilding the tensor. Near an exact
     fit the subtraction loses all its digits; then the error is computed from
-    ``model.to_tensor()`` instead.
+    ``model.to_dense()`` instead.
     """
     if error_sq < 1e4 * machine_eps(tensor) * norm_x**2:
-        error_sq = norm(tensor - model.to_tensor()) ** 2
+        error_sq = norm(tensor - model.to_dense()) ** 2
     return error_sq**0.5 / norm_x if norm_x > 0 else 0.0
 
 

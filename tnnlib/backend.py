@@ -24,11 +24,12 @@ def is_torch(x) -> bool:
     return isinstance(x, torch.Tensor)
 
 
-def as_tensor(x, name: str = "tensor", min_order: int = 1):
+def as_tensor(x, name: str = "tensor", min_order: int = 1, where: str | None = None):
     """Check that ``x`` is a finite NumPy array or torch tensor and return it.
 
     Lists and tuples become NumPy arrays; integer input becomes float64, since
-    every decomposition needs floating-point arithmetic.
+    every decomposition needs floating-point arithmetic. ``where`` (the caller's
+    public name) starts every error message.
 
     Raises
     ------
@@ -38,6 +39,7 @@ def as_tensor(x, name: str = "tensor", min_order: int = 1):
         If ``x`` has fewer than ``min_order`` dimensions, is empty, or holds NaN
         or infinity.
     """
+    name = f"{where}: {name}" if where else name
     if not is_torch(x):
         if isinstance(x, (list, tuple, Number)) or isinstance(x, np.ndarray):
             x = np.asarray(x)
@@ -57,16 +59,86 @@ def as_tensor(x, name: str = "tensor", min_order: int = 1):
     return x
 
 
+def is_array(x) -> bool:
+    """True for a NumPy array or a torch tensor (not a list, not a scalar)."""
+    return isinstance(x, np.ndarray) or is_torch(x)
+
+
+def dtype_name(x) -> str:
+    """The dtype of ``x`` as a short name: ``"float32"``, ``"bfloat16"``, ``"complex128"``, ..."""
+    return str(x.dtype).replace("torch.", "")
+
+
+def dtype_kind(x) -> str:
+    """What kind of numbers ``x`` holds, for argument checks.
+
+    ``"float"`` (float32, float64), ``"complex"`` (complex64, complex128),
+    ``"half"`` (float16, bfloat16: too short for the decompositions), ``"int"``
+    (signed or unsigned integers), ``"bool"`` or ``"other"``.
+    """
+    if is_torch(x):
+        dtype = x.dtype
+        if dtype in (torch.float16, torch.bfloat16):
+            return "half"
+        if dtype == torch.bool:
+            return "bool"
+        if x.is_complex():
+            return "complex"
+        if x.is_floating_point():
+            return "float"
+        return "int"
+    dtype = np.asarray(x).dtype if not isinstance(x, np.ndarray) else x.dtype
+    if dtype == np.float16:
+        return "half"
+    if dtype == np.bool_:
+        return "bool"
+    if np.issubdtype(dtype, np.complexfloating):
+        return "complex"
+    if np.issubdtype(dtype, np.floating):
+        return "float"
+    if np.issubdtype(dtype, np.integer):
+        return "int"
+    return "other"
+
+
+def device_of(x):
+    """The torch device of ``x``, or ``None`` for a NumPy array (always on the CPU)."""
+    return x.device if is_torch(x) else None
+
+
 def machine_eps(x) -> float:
     """The machine epsilon of ``x``'s dtype (2.2e-16 for float64, 1.2e-7 for float32)."""
     return float(torch.finfo(x.dtype).eps if is_torch(x) else np.finfo(x.dtype).eps)
 
 
 def as_like(array, like):
-    """``array`` converted to the type, device and dtype of ``like``."""
+    """``array`` converted to the type, device and dtype of ``like``.
+
+    A complex ``array`` and a real ``like`` give the complex dtype of ``like``'s
+    precision: an imaginary part is never dropped. No copy when nothing changes.
+    """
+    dtype = like.dtype
+    if dtype_kind(array) == "complex" and dtype_kind(like) != "complex":
+        dtype = _complex_dtype(like)
     if is_torch(like):
-        return torch.as_tensor(array, dtype=like.dtype, device=like.device)
-    return np.asarray(to_numpy(array), dtype=like.dtype)
+        if not is_torch(array):
+            array = np.asarray(array)
+        return torch.as_tensor(array, dtype=dtype, device=like.device)
+    return np.asarray(to_numpy(array), dtype=dtype)
+
+
+def _complex_dtype(x):
+    """The complex dtype of ``x``'s precision (complex64 for float32, else complex128)."""
+    if is_torch(x):
+        return torch.complex64 if x.dtype == torch.float32 else torch.complex128
+    return np.complex64 if x.dtype == np.float32 else np.complex128
+
+
+def as_kind(array, like):
+    """``array`` as a NumPy array or torch tensor like ``like`` (and on its device), its dtype kept."""
+    if is_torch(like):
+        return torch.as_tensor(array if is_torch(array) else np.asarray(array), device=like.device)
+    return to_numpy(array)
 
 
 def to_numpy(x) -> np.ndarray:
@@ -96,6 +168,52 @@ def conj_t(a):
     return conj(a).transpose(-2, -1) if is_torch(a) else np.swapaxes(conj(a), -1, -2)
 
 
+def flip(x, axis: int = 0):
+    """A copy of ``x`` with the order of the entries along ``axis`` reversed.
+
+    A copy, not NumPy's negative-stride view: BLAS cannot multiply such views,
+    and NumPy would fall back to a loop many times slower.
+    """
+    return torch.flip(x, dims=(axis,)) if is_torch(x) else np.ascontiguousarray(np.flip(x, axis=axis))
+
+
+def to_list(x) -> list:
+    """The entries of a vector as a list of Python numbers (on the host)."""
+    return to_numpy(x).ravel().tolist()
+
+
+def copy(x):
+    """A copy of ``x`` that shares no memory with it."""
+    return x.clone() if is_torch(x) else x.copy()
+
+
+def convert(x, device=None, dtype=None):
+    """``x`` moved to ``device`` and/or converted to ``dtype`` (``None``: unchanged).
+
+    ``dtype`` may be given as a NumPy dtype, a torch dtype or a name
+    (``"float32"``). A NumPy array lives on the CPU: giving it a ``device``
+    raises ``TypeError``.
+    """
+    if dtype is not None:
+        name = str(dtype).replace("torch.", "") if isinstance(dtype, torch.dtype) else np.dtype(dtype).name
+        dtype = getattr(torch, name) if is_torch(x) else np.dtype(name)
+    if not is_torch(x):
+        if device is not None:
+            raise TypeError(f"a NumPy array lives on the CPU and has no device; got device={device!r} "
+                            "(convert it to torch first)")
+        return x if dtype is None else x.astype(dtype)
+    return x.to(device=device, dtype=dtype)
+
+
+def array_equal(a, b) -> bool:
+    """True when ``a`` and ``b`` are of one kind, dtype, device and shape, with identical entries."""
+    if is_torch(a) != is_torch(b) or a.dtype != b.dtype or tuple(a.shape) != tuple(b.shape):
+        return False
+    if is_torch(a):
+        return a.device == b.device and bool(torch.equal(a, b))
+    return bool(np.array_equal(a, b))
+
+
 def svd(a):
     """Thin SVD ``a = U @ diag(S) @ Vh`` with singular values in decreasing order.
 
@@ -111,6 +229,13 @@ def qr(a):
     if is_torch(a):
         return torch.linalg.qr(a, mode="reduced")
     return np.linalg.qr(a, mode="reduced")
+
+
+def qr_r(a):
+    """Only the ``R`` factor of a thin QR ``a = Q @ R`` (cheaper: ``Q`` is never formed), shape (k, n)."""
+    if is_torch(a):
+        return torch.linalg.qr(a, mode="r")[1]
+    return np.linalg.qr(a, mode="r")
 
 
 def eigh(a):

@@ -39,48 +39,54 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .als import check_sweeps, converged, relative_error, solve_gram
-from .backend import as_like, as_tensor, concatenate, eye, norm, ones, prod, random_normal
+from .als import check_sweeps, converged, solve_gram, sweep_error
+from .backend import as_like, as_tensor, concatenate, dtype_kind, eye, norm, ones, prod, random_normal
+from .tensor_ops import TensorFormat, check_mode
 from .tucker import mode_singular_vectors
+from .validation import check_arrays, check_modes, check_positive_int, check_tensor
 
 __all__ = [
     "CPTensor",
     "khatri_rao",
     "mttkrp",
     "cp_als",
-    "cp_error",
     "congruence",
     "degeneracy_score",
     "random_cp",
 ]
 
 
-@dataclass
-class CPTensor:
+@dataclass(eq=False, repr=False)
+class CPTensor(TensorFormat):
     """A tensor in CP format: ``X = sum_r weights[r] A_1[:, r] o ... o A_d[:, r]``.
 
     Parameters
     ----------
     weights : array, shape (R,)
     factors : list of d arrays, ``factors[k]`` of shape (n_k, R)
+        All NumPy or all torch, one float or complex dtype, one device.
+
+    Storage: ``R (1 + sum n_k)`` numbers (``n_params``).
+
+    >>> cp = random_cp((4, 5, 6), 3, seed=0)
+    >>> cp.shape, cp.rank, cp.n_params, cp.to_dense().shape
+    ((4, 5, 6), 3, 48, (4, 5, 6))
     """
 
     weights: object
     factors: list
 
     def __post_init__(self):
-        self.factors = list(self.factors)
-        if not self.factors:
-            raise ValueError("a CP tensor needs at least one factor matrix")
+        self.factors = check_arrays(self.factors, "CPTensor", "factors")
+        check_arrays([self.weights] + self.factors, "CPTensor",
+                     labels=["weights"] + [f"factors[{k}]" for k in range(len(self.factors))])
         if self.weights.ndim != 1:
-            raise ValueError(f"weights must be a vector of shape (R,), got shape {tuple(self.weights.shape)}")
+            raise ValueError(f"CPTensor: weights must be a vector of shape (R,), got shape {tuple(self.weights.shape)}")
         rank = self.weights.shape[0]
         for k, factor in enumerate(self.factors):
             if factor.ndim != 2 or factor.shape[1] != rank:
                 raise ValueError(
-                    f"factor {k} must have shape (n_{k}, R) with R = {rank} (the number of weights), "
+                    f"CPTensor: factors[{k}] must have shape (n_{k}, R) with R = {rank} (the number of weights), "
                     f"got {tuple(factor.shape)}"
                 )
 
@@ -94,12 +100,7 @@ class CPTensor:
         """R, the number of rank-one components."""
         return int(self.weights.shape[0])
 
-    @property
-    def n_params(self) -> int:
-        """Numbers stored: ``R (1 + sum n_k)``."""
-        return self.rank * (1 + sum(self.shape))
-
-    def to_tensor(self):
+    def to_dense(self):
         """The full tensor, shape (n_1, ..., n_d).
 
         Computed as the mode-1 unfolding ``A_1 diag(lambda) (A_2 (.) ... (.) A_d)^T``
@@ -124,20 +125,20 @@ class CPTensor:
         return CPTensor(weights, factors)
 
     def __repr__(self):
-        return f"CPTensor(shape={self.shape}, rank={self.rank}, dtype={self.weights.dtype})"
+        return f"CPTensor(shape={self.shape}, rank={self.rank}, dtype={self.dtype}, {self._kind()})"
+
+    def _arrays(self) -> list:
+        return [self.weights] + list(self.factors)
+
+    def _with_arrays(self, arrays) -> "CPTensor":
+        return CPTensor(arrays[0], arrays[1:])
 
 
 def _column_norms(matrix):
     return ((matrix * matrix.conj()).real.sum(0)) ** 0.5
 
 
-def cp_error(tensor, cp: CPTensor) -> float:
-    """Relative error ``||X - cp.to_tensor()|| / ||X||`` (Frobenius norms)."""
-    tensor = as_tensor(tensor)
-    return norm(tensor - cp.to_tensor()) / norm(tensor)
-
-
-def random_cp(shape, rank: int, seed=None, like=None) -> CPTensor:
+def random_cp(shape, rank: int, *, seed=None, like=None) -> CPTensor:
     """A random CP tensor: standard-normal factors, unit weights.
 
     Parameters
@@ -149,8 +150,8 @@ def random_cp(shape, rank: int, seed=None, like=None) -> CPTensor:
     like : array, optional
         The result has its type, device and dtype (default float64 NumPy).
     """
-    shape = tuple(int(n) for n in shape)
-    rank = _check_rank(rank)
+    shape = check_modes(shape, None, "shape", "random_cp")
+    rank = check_positive_int(rank, "rank", "random_cp")
     draw = random_normal((sum(shape) * rank,), like=like, seed=seed)  # one draw, cut into the factors
     factors, start = [], 0
     for n in shape:
@@ -180,14 +181,13 @@ def khatri_rao(matrices):
     -------
     array, shape (prod n_j, R)
     """
-    if len(matrices) == 0:
-        raise ValueError("khatri_rao needs at least one matrix")
+    matrices = check_arrays(matrices, "khatri_rao", "matrices")
     rank = matrices[0].shape[-1]
     for j, matrix in enumerate(matrices):
         if matrix.ndim != 2 or matrix.shape[1] != rank:
             raise ValueError(
-                f"khatri_rao needs matrices with the same number of columns ({rank}); "
-                f"matrix {j} has shape {tuple(matrix.shape)}"
+                f"khatri_rao: needs matrices with the same number of columns ({rank}); "
+                f"matrices[{j}] has shape {tuple(matrix.shape)}"
             )
     product = matrices[0]
     for matrix in matrices[1:]:
@@ -219,21 +219,21 @@ def mttkrp(tensor, factors, mode: int):
     -------
     array, shape (n_mode, R)
     """
-    tensor = as_tensor(tensor, min_order=2)
+    tensor = as_tensor(tensor, min_order=2, where="mttkrp")
     d = tensor.ndim
-    if not isinstance(mode, (int, np.integer)) or not -d <= mode < d:
-        raise ValueError(f"mode must be an integer in [0, {d - 1}] for a tensor of order {d}, got {mode!r}")
-    mode = int(mode) % d
+    mode = check_mode(mode, d, "mttkrp")
     if len(factors) != d:
-        raise ValueError(f"a tensor of order {d} needs {d} factors (factors[mode] unused), got {len(factors)}")
+        raise ValueError(f"mttkrp: a tensor of order {d} needs {d} factors (factors[mode] unused), "
+                         f"got {len(factors)}")
     others = [m for m in range(d) if m != mode]
     rank = factors[others[0]].shape[-1]
     for m in others:
         if factors[m].ndim != 2 or tuple(factors[m].shape) != (tensor.shape[m], rank):
             raise ValueError(
-                f"factor {m} must have shape (n_{m}, R) = ({tensor.shape[m]}, {rank}) "
+                f"mttkrp: factors[{m}] must have shape (n_{m}, R) = ({tensor.shape[m]}, {rank}) "
                 f"(one R for all factors), got {tuple(factors[m].shape)}"
             )
+    factors = [None if m == mode else as_like(f, tensor) for m, f in enumerate(factors)]
     return _mttkrp(tensor, factors, mode)
 
 
@@ -269,19 +269,16 @@ def _mttkrp(tensor, factors, mode, partial=None):
 # ALS
 # ---------------------------------------------------------------------------
 
-def _check_rank(rank) -> int:
-    if not isinstance(rank, (int, np.integer)) or isinstance(rank, bool) or rank < 1:
-        raise ValueError(f"CP rank must be a positive integer, got {rank!r}")
-    return int(rank)
-
-
 def _initial_factors(tensor, rank, init, seed):
     """Starting factor matrices with unit-norm columns."""
     shape = tuple(tensor.shape)
     if isinstance(init, CPTensor):
         if init.shape != shape or init.rank != rank:
-            raise ValueError(f"init has shape {init.shape} and rank {init.rank}; expected {shape} and rank {rank}")
+            raise ValueError(f"cp_als: init has shape {init.shape} and rank {init.rank}; "
+                             f"expected {shape} and rank {rank}")
         factors = [as_like(factor, tensor) for factor in init.factors]
+    elif not isinstance(init, str):
+        raise ValueError(f"cp_als: unknown init {init!r}: expected 'random', 'svd' or a CPTensor")
     elif init == "random":
         factors = random_cp(shape, rank, seed=seed, like=tensor).factors
     elif init == "svd":
@@ -292,11 +289,11 @@ def _initial_factors(tensor, rank, init, seed):
             U, _ = mode_singular_vectors(tensor, k)
             factors.append(U[:, :rank] if rank <= n else concatenate([U, extra[k][:, n:]], axis=1))
     else:
-        raise ValueError(f"unknown init {init!r}: expected 'random', 'svd' or a CPTensor")
+        raise ValueError(f"cp_als: unknown init {init!r}: expected 'random', 'svd' or a CPTensor")
     return CPTensor(ones((rank,), like=tensor), factors).normalize().factors
 
 
-def cp_als(tensor, rank: int, n_sweeps: int = 100, tol=None, init="random", seed=None,
+def cp_als(tensor, rank: int, *, n_sweeps: int = 100, tol=None, init="random", seed=None,
            return_errors: bool = False):
     """CP decomposition of rank R by alternating least squares (CP-ALS).
 
@@ -349,13 +346,17 @@ def cp_als(tensor, rank: int, n_sweeps: int = 100, tol=None, init="random", seed
     -------
     CPTensor (weights lambda >= 0, unit-norm factor columns), or
     (CPTensor, list of float) with ``return_errors``.
+
+    >>> x = random_cp((6, 7, 8), 3, seed=1).to_dense()
+    >>> cp, errors = cp_als(x, 3, n_sweeps=200, init="svd", tol=1e-12, return_errors=True)
+    >>> cp.rank, errors[-1] < 1e-6
+    (3, True)
     """
-    tensor = as_tensor(tensor, min_order=2)
-    dtype = str(tensor.dtype).replace("torch.", "")
-    if dtype not in ("float32", "float64"):
-        raise TypeError(f"cp_als needs real float32 or float64 input, got {dtype}")
-    rank = _check_rank(rank)
-    check_sweeps(n_sweeps, tol)
+    tensor = check_tensor(tensor, "cp_als", min_order=2)
+    if dtype_kind(tensor) != "float":
+        raise TypeError(f"cp_als: needs real float32 or float64 input, got {tensor.dtype}")
+    rank = check_positive_int(rank, "rank", "cp_als")  # never capped: a CP rank may exceed the n_k
+    check_sweeps(n_sweeps, tol, "cp_als")
     d = tensor.ndim
 
     factors = _initial_factors(tensor, rank, init, seed)
@@ -373,7 +374,7 @@ def cp_als(tensor, rank: int, n_sweeps: int = 100, tol=None, init="random", seed
             grams[k] = factors[k].T @ factors[k]
         # error of the model [[weights; A_1, ..., A_d]], from M and A of the last mode
         error_sq = norm_x**2 - 2 * float((M * A).sum()) + float(weights @ _hadamard(grams) @ weights)
-        errors.append(relative_error(tensor, norm_x, error_sq, CPTensor(weights, factors)))
+        errors.append(sweep_error(tensor, norm_x, error_sq, CPTensor(weights, factors)))
         if tol is not None and converged(errors, tol, tensor):
             break
 

@@ -22,72 +22,50 @@ of lower rank", Psychometrika 1(3), 1936.
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from itertools import accumulate
+from numbers import Real
 
-import numpy as np
-import torch
-
-from .backend import as_tensor, conj_t, eigh, is_torch, svd, to_numpy
-
-# --------------------------------------------------------------------------
-# Input checks shared by the SVD and tensor-train modules
-# --------------------------------------------------------------------------
-
-
-def _check_matrix(matrix, name: str = "matrix"):
-    matrix = as_tensor(matrix, name=name)
-    if matrix.ndim != 2:
-        raise ValueError(f"{name} must be a matrix (2-D), got shape {tuple(matrix.shape)}")
-    return matrix
-
-
-def _check_rank(rank, name: str = "max_rank") -> int:
-    if isinstance(rank, bool) or not isinstance(rank, Integral):
-        raise TypeError(f"{name} must be a positive integer, got {rank!r}")
-    if rank < 1:
-        raise ValueError(f"{name} must be a positive integer, got {rank}")
-    return int(rank)
-
-
-def _check_eps(eps, name: str = "eps") -> float:
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not 0 < eps < 1:
-        raise ValueError(f"{name} must be a relative error in (0, 1), got {eps!r}")
-    return float(eps)
-
-
-def _check_spectrum(S, name: str = "S") -> np.ndarray:
-    """Singular values as a float64 NumPy vector (they are few; rank choices happen on the host)."""
-    S = to_numpy(as_tensor(S, name=name))
-    if S.ndim != 1:
-        raise ValueError(f"{name} must be a vector of singular values (1-D), got shape {S.shape}")
-    if np.iscomplexobj(S) or (S < 0).any():
-        raise ValueError(f"{name} must hold real, non-negative singular values")
-    return S.astype(np.float64)
-
+from .backend import as_tensor, conj_t, dtype_kind, eigh, flip, machine_eps, svd, to_list
+from .validation import check_eps, check_max_rank, check_positive_int, check_rank, check_tensor
 
 # --------------------------------------------------------------------------
 # Choosing the rank from the singular values
 # --------------------------------------------------------------------------
 
 
-def _tail_energies(S) -> np.ndarray:
+def tail_energies(S) -> list:
     """``tails[r] = S[r]^2 + S[r+1]^2 + ...`` for r = 0..k, with ``tails[k] = 0``.
 
     ``tails[r]`` is the squared error of the rank-``r`` truncation and
-    ``tails[0]`` the squared Frobenius norm of the matrix.
+    ``tails[0]`` the squared Frobenius norm of the matrix. ``S`` is a vector
+    (array or list) of singular values; the result is a list of floats.
     """
-    energies = np.asarray(S, dtype=np.float64) ** 2
-    return np.append(np.cumsum(energies[::-1])[::-1], 0.0)
+    energies = [float(s) ** 2 for s in (S if isinstance(S, list) else to_list(S))]
+    return list(accumulate(reversed(energies)))[::-1] + [0.0]
 
 
-def _smallest_rank(tails: np.ndarray, max_rank=None, abs_tol=None) -> int:
-    """Smallest r with ``tails[r] <= abs_tol**2``, then at most ``max_rank``, and at least 1."""
+def smallest_rank(tails, max_rank=None, abs_tol=None) -> int:
+    """Smallest r with ``tails[r] <= abs_tol**2``, then at most ``max_rank``, and at least 1.
+
+    ``tails`` is a list from :func:`tail_energies` (or an upper bound of it).
+    """
     rank = len(tails) - 1
     if abs_tol is not None:
-        rank = int(np.argmax(tails <= abs_tol**2))  # tails[-1] = 0, so some r qualifies
+        rank = next(r for r, tail in enumerate(tails) if tail <= abs_tol**2)  # tails[-1] = 0 qualifies
     if max_rank is not None:
         rank = min(rank, max_rank)
     return max(rank, 1)
+
+
+def _check_spectrum(S, where: str) -> list:
+    """Singular values as a list of floats (they are few; rank choices happen on the host)."""
+    S = as_tensor(S, name="S", where=where)
+    if S.ndim != 1:
+        raise ValueError(f"{where}: S must be a vector of singular values (1-D), got shape {tuple(S.shape)}")
+    values = to_list(S)
+    if dtype_kind(S) == "complex" or any(s < 0 for s in values):
+        raise ValueError(f"{where}: S must hold real, non-negative singular values")
+    return [float(s) for s in values]
 
 
 def rank_for_error(S, eps: float) -> int:
@@ -101,15 +79,21 @@ def rank_for_error(S, eps: float) -> int:
     ----------
     S : array, shape (k,)
         Singular values in decreasing order.
-    eps : float in (0, 1)
+    eps : float in [0, 1)
         Relative Frobenius error allowed.
 
     Returns
     -------
     int, between 1 and k (1 also for an all-zero ``S``: a factorisation keeps one term).
+
+    >>> rank_for_error([4.0, 2.0, 1.0, 0.5, 0.1], eps=0.2)
+    3
     """
-    tails = _tail_energies(_check_spectrum(S))
-    return _smallest_rank(tails, abs_tol=_check_eps(eps) * math.sqrt(tails[0]))
+    tails = tail_energies(_check_spectrum(S, "rank_for_error"))
+    eps = check_eps(eps, "rank_for_error")
+    if eps is None:
+        raise TypeError("rank_for_error: eps must be a real number in [0, 1), got None")
+    return smallest_rank(tails, abs_tol=eps * math.sqrt(tails[0]))
 
 
 def rank_for_tail(S, max_tail: float) -> int:
@@ -118,7 +102,7 @@ def rank_for_tail(S, max_tail: float) -> int:
     The absolute-error version of :func:`rank_for_error` (Tucker and tensor-ring
     truncations split one error budget across several SVDs).
     """
-    return _smallest_rank(_tail_energies(_check_spectrum(S)), abs_tol=max_tail)
+    return smallest_rank(tail_energies(_check_spectrum(S, "rank_for_tail")), abs_tol=max_tail)
 
 
 def rank_for_energy(S, energy: float) -> int:
@@ -132,14 +116,17 @@ def rank_for_energy(S, energy: float) -> int:
     S : array, shape (k,)
         Singular values in decreasing order.
     energy : float in (0, 1]
+
+    >>> rank_for_energy([4.0, 2.0, 1.0, 0.5, 0.1], energy=0.9)
+    2
     """
     if isinstance(energy, bool) or not isinstance(energy, Real) or not 0 < energy <= 1:
-        raise ValueError(f"energy must be a fraction in (0, 1], got {energy!r}")
-    S = _check_spectrum(S)
-    kept = np.concatenate([[0.0], np.cumsum(S**2)])  # kept[r] = S[0]^2 + ... + S[r-1]^2
+        raise ValueError(f"rank_for_energy: energy must be a fraction in (0, 1], got {energy!r}")
+    S = _check_spectrum(S, "rank_for_energy")
+    kept = [0.0] + list(accumulate(s**2 for s in S))  # kept[r] = S[0]^2 + ... + S[r-1]^2
     # compare kept energies directly (a square root and a square would round the boundary);
     # the factor (1 - 1e-12) absorbs the rounding of the cumulative sum itself
-    rank = int(np.argmax(kept >= energy * kept[-1] * (1 - 1e-12)))
+    rank = next(r for r, k in enumerate(kept) if k >= energy * kept[-1] * (1 - 1e-12))
     return max(rank, 1)
 
 
@@ -148,7 +135,7 @@ def rank_for_energy(S, energy: float) -> int:
 # --------------------------------------------------------------------------
 
 
-def truncated_svd(matrix, max_rank=None, eps=None):
+def truncated_svd(matrix, *, max_rank=None, eps=None):
     """Thin SVD truncated to a maximal rank and/or a relative error.
 
     Steps: compute the thin SVD ``A = U diag(S) Vh`` (LAPACK); choose the rank
@@ -163,9 +150,9 @@ def truncated_svd(matrix, max_rank=None, eps=None):
     Parameters
     ----------
     matrix : array, shape (m, n)
-        NumPy array or torch tensor, real or complex.
+        NumPy array or torch tensor, float32/float64 or complex.
     max_rank : int >= 1, optional
-    eps : float in (0, 1), optional
+    eps : float in [0, 1), optional
 
     Returns
     -------
@@ -173,15 +160,21 @@ def truncated_svd(matrix, max_rank=None, eps=None):
     S : array, shape (r,)  (real)
     Vh : array, shape (r, n)
 
+    >>> import numpy as np
+    >>> A = np.diag([4.0, 2.0, 1.0, 0.5])
+    >>> U, S, Vh = truncated_svd(A, eps=0.3)
+    >>> S.tolist()
+    [4.0, 2.0]
+
     Reference: Eckart & Young, Psychometrika 1(3), 1936.
     """
-    A = _check_matrix(matrix)
-    max_rank = None if max_rank is None else _check_rank(max_rank)
-    eps = None if eps is None else _check_eps(eps)
+    A = check_matrix(matrix, "truncated_svd")
+    max_rank = check_max_rank(max_rank, [min(A.shape)], "truncated_svd")
+    eps = check_eps(eps, "truncated_svd")
     U, S, Vh = svd(A)
-    tails = _tail_energies(to_numpy(S))
+    tails = tail_energies(S)
     abs_tol = None if eps is None else eps * math.sqrt(tails[0])
-    r = _smallest_rank(tails, max_rank, abs_tol)
+    r = smallest_rank(tails, None if max_rank is None else max_rank[0], abs_tol)
     return U[:, :r], S[:r], Vh[:r]
 
 
@@ -192,16 +185,14 @@ def low_rank_approx(matrix, rank: int):
     ----------
     matrix : array, shape (m, n)
     rank : int, 1 <= rank <= min(m, n)
+        An int above ``min(m, n)`` is capped (the approximation is then exact).
 
     Returns
     -------
     array, shape (m, n), of the input's type, device and dtype.
     """
-    A = _check_matrix(matrix)
-    rank = _check_rank(rank, "rank")
-    if rank > min(A.shape):
-        raise ValueError(f"rank {rank} is larger than possible for a matrix of shape {tuple(A.shape)} "
-                         f"(at most min(m, n) = {min(A.shape)})")
+    A = check_matrix(matrix, "low_rank_approx")
+    (rank,) = check_rank(rank, [min(A.shape)], "low_rank_approx")
     U, S, Vh = truncated_svd(A, max_rank=rank)
     return (U * S) @ Vh
 
@@ -212,12 +203,24 @@ def low_rank_params(m: int, n: int, r: int) -> int:
     ``X`` has shape (m, r) and ``Y`` (r, n) (the singular values absorbed in one
     of them). Compare with ``m * n`` for the dense matrix: the factorisation is
     smaller exactly when ``r < m n / (m + n)``.
+
+    >>> low_rank_params(100, 50, 10)
+    1500
     """
-    m, n = _check_rank(m, "m"), _check_rank(n, "n")
-    r = _check_rank(r, "r")
+    m, n = check_positive_int(m, "m", "low_rank_params"), check_positive_int(n, "n", "low_rank_params")
+    r = check_positive_int(r, "r", "low_rank_params")
     if r > min(m, n):
-        raise ValueError(f"rank {r} is larger than possible for an {m} x {n} matrix (at most {min(m, n)})")
+        raise ValueError(f"low_rank_params: rank {r} is larger than possible for an {m} x {n} matrix "
+                         f"(at most {min(m, n)})")
     return r * (m + n)
+
+
+def check_matrix(matrix, where: str, name: str = "matrix"):
+    """A finite float or complex matrix (2-D array), checked like every decomposition input."""
+    matrix = check_tensor(matrix, where, name=name)
+    if matrix.ndim != 2:
+        raise ValueError(f"{where}: {name} must be a matrix (2-D), got shape {tuple(matrix.shape)}")
+    return matrix
 
 
 # --------------------------------------------------------------------------
@@ -225,15 +228,15 @@ def low_rank_params(m: int, n: int, r: int) -> int:
 # --------------------------------------------------------------------------
 
 
-def _unit_roundoff(x) -> float:
-    finfo = torch.finfo(x.dtype) if is_torch(x) else np.finfo(x.dtype)
-    return float(finfo.eps) / 2
+def unit_roundoff(x) -> float:
+    """The unit roundoff ``u`` of ``x``'s dtype: half the machine epsilon (1.1e-16 in float64)."""
+    return machine_eps(x) / 2
 
 
 def _svd_split(A, max_rank, abs_tol):
     """LAPACK route: thin SVD, truncate, return ``U, S, diag(S) Vh``."""
     U, S, Vh = svd(A)
-    r = _smallest_rank(_tail_energies(to_numpy(S)), max_rank, abs_tol)
+    r = smallest_rank(tail_energies(S), max_rank, abs_tol)
     return U[:, :r], S[:r], S[:r, None] * Vh[:r]
 
 
@@ -257,18 +260,17 @@ def _gram_split(A, max_rank, abs_tol, check: bool):
     """
     m, n = A.shape
     eigenvalues, V = eigh(A @ conj_t(A))               # increasing order, real
-    lam = to_numpy(eigenvalues)[::-1].clip(min=0)      # decreasing: lam_i ~ S_i^2
-    tails = _tail_energies(np.sqrt(lam))
-    slack = (m + 3 * np.arange(m + 1)) * n * _unit_roundoff(A) * tails[0]
-    error_bound = tails + slack
+    eigenvalues, V = flip(eigenvalues, 0), flip(V, 1)  # decreasing: lambda_i ~ S_i^2
+    lam = [max(value, 0.0) for value in to_list(eigenvalues)]
+    tails = tail_energies([math.sqrt(value) for value in lam])
+    slack = [(m + 3 * r) * n * unit_roundoff(A) * tails[0] for r in range(m + 1)]
+    error_bound = [tail + s for tail, s in zip(tails, slack)]
     error_bound[m] = 0.0                               # r = m: U is a full basis, no error
-    r = _smallest_rank(error_bound, max_rank, abs_tol)
+    r = smallest_rank(error_bound, max_rank, abs_tol)
     if check and not _rounding_is_harmless(tails, slack, r, abs_tol):
         return None
-    if is_torch(V):
-        U, S = V.flip(-1)[:, :r], eigenvalues.flip(-1)[:r].clamp(min=0).sqrt()
-    else:
-        U, S = V[:, ::-1][:, :r], np.sqrt(lam[:r]).astype(eigenvalues.dtype)
+    kept = eigenvalues[:r]
+    U, S = V[:, :r], (kept * (kept > 0)) ** 0.5
     return U, S, conj_t(U) @ A                         # diag(S) Vh is exactly U^H A
 
 
@@ -333,7 +335,7 @@ def truncated_split(matrix, max_rank=None, abs_tol=None, method: str = "auto"):
     m, n = matrix.shape
     # "auto" tries the Gram route on wide matrices where its check can pass at all
     # (slack at rank 1 below 1% of ||A||^2: always in float64, small n in float32)
-    worth_trying = m <= n and 100 * (m + 3) * n * _unit_roundoff(matrix) < 1
+    worth_trying = m <= n and 100 * (m + 3) * n * unit_roundoff(matrix) < 1
     if method == "gram" or (method == "auto" and worth_trying):
         split = _gram_split(matrix, max_rank, abs_tol, check=method == "auto")
         if split is not None:

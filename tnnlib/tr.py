@@ -28,41 +28,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import torch
-
-from .als import check_sweeps, converged, relative_error, solve_gram
-from .backend import as_like, as_tensor, conj_t, einsum, is_torch, norm, prod, random_normal, svd, transpose
+from .als import check_sweeps, converged, solve_gram, sweep_error
+from .backend import as_like, conj_t, dtype_kind, einsum, norm, prod, qr_r, random_normal, svd, transpose
 from .svd import rank_for_tail
+from .tensor_ops import TensorFormat
+from .validation import check_arrays, check_eps, check_max_rank, check_modes, check_rank, check_tensor, is_int
 
-__all__ = ["TRTensor", "tr_svd", "tr_als", "tr_error", "random_tr"]
+__all__ = ["TRTensor", "tr_svd", "tr_als", "random_tr", "merge_cores"]
 
 
-@dataclass
-class TRTensor:
+@dataclass(eq=False, repr=False)
+class TRTensor(TensorFormat):
     """A tensor in tensor-ring format.
 
     Parameters
     ----------
     cores : list of d arrays; ``cores[k - 1]`` is ``G_k`` of shape (r_{k-1}, n_k, r_k)
         (Python counts from 0), and the last core's r_d equals the first core's r_0.
+        All NumPy or all torch, one float or complex dtype, one device.
+
+    >>> tr = random_tr((4, 5, 6), (2, 3, 4, 2), seed=0)
+    >>> tr.shape, tr.rank, tr.to_dense().shape
+    ((4, 5, 6), (2, 3, 4, 2), (4, 5, 6))
     """
 
     cores: list
 
     def __post_init__(self):
-        self.cores = list(self.cores)
-        if not self.cores:
-            raise ValueError("a tensor ring needs at least one core")
+        self.cores = check_arrays(self.cores, "TRTensor", "cores")
         for k, core in enumerate(self.cores):
             if core.ndim != 3:
-                raise ValueError(f"core {k} must have 3 axes (r_left, n, r_right), got shape {tuple(core.shape)}")
+                raise ValueError(f"TRTensor: cores[{k}] must have 3 axes (r_left, n, r_right), "
+                                 f"got shape {tuple(core.shape)}")
         d = len(self.cores)
         for k in range(d):
             right, left = self.cores[k].shape[2], self.cores[(k + 1) % d].shape[0]
             if right != left:
                 raise ValueError(
-                    f"bond between core {k} and core {(k + 1) % d} does not match: "
+                    f"TRTensor: the bond between cores[{k}] and cores[{(k + 1) % d}] does not match: "
                     f"{tuple(self.cores[k].shape)} then {tuple(self.cores[(k + 1) % d].shape)}"
                     + (" (the closing bond r_d = r_0)" if k == d - 1 else "")
                 )
@@ -73,7 +76,7 @@ class TRTensor:
         return tuple(int(core.shape[1]) for core in self.cores)
 
     @property
-    def ranks(self) -> tuple:
+    def rank(self) -> tuple:
         """``(r_0, r_1, ..., r_d)``, d + 1 bond sizes with ``r_0 = r_d``."""
         return (int(self.cores[0].shape[0]),) + tuple(int(core.shape[2]) for core in self.cores)
 
@@ -82,7 +85,7 @@ class TRTensor:
         """Numbers stored: ``sum_k r_{k-1} n_k r_k``."""
         return sum(prod(core.shape) for core in self.cores)
 
-    def to_tensor(self):
+    def to_dense(self):
         """The full tensor, shape (n_1, ..., n_d).
 
         The cores ``G_1 ... G_{d-1}`` are merged into one chain of shape
@@ -91,7 +94,7 @@ class TRTensor:
         """
         if len(self.cores) == 1:
             return einsum("aia->i", self.cores[0])
-        chain, last = _chain(self.cores[:-1]), self.cores[-1]
+        chain, last = merge_cores(self.cores[:-1]), self.cores[-1]
         r0, rest, r = chain.shape
         closed = transpose(chain, (1, 2, 0)).reshape(rest, r * r0) @ transpose(last, (0, 2, 1)).reshape(r * r0, -1)
         return closed.reshape(self.shape)
@@ -105,7 +108,7 @@ class TRTensor:
         if len(index) != len(self.cores):
             raise IndexError(f"a tensor ring of order {len(self.cores)} needs {len(self.cores)} indices, got {index}")
         for k, (i, n) in enumerate(zip(index, self.shape)):
-            if not isinstance(i, (int, np.integer)) or not -n <= i < n:
+            if not is_int(i) or not -n <= i < n:
                 raise IndexError(f"index {i!r} of mode {k} is out of range for size {n} (integers only)")
         product = self.cores[0][:, index[0], :]
         for core, i in zip(self.cores[1:], index[1:]):
@@ -117,11 +120,22 @@ class TRTensor:
         return self.element(index if isinstance(index, tuple) else (index,))
 
     def __repr__(self):
-        return f"TRTensor(shape={self.shape}, ranks={self.ranks}, dtype={self.cores[0].dtype})"
+        return f"TRTensor(shape={self.shape}, rank={self.rank}, dtype={self.dtype}, {self._kind()})"
+
+    def _arrays(self) -> list:
+        return list(self.cores)
+
+    def _with_arrays(self, arrays) -> "TRTensor":
+        return TRTensor(arrays)
 
 
-def _chain(cores):
-    """Merge consecutive cores into one: shapes (r_a, n_1, .), ..., (., n_m, r_b) -> (r_a, n_1 ... n_m, r_b)."""
+def merge_cores(cores):
+    """Merge consecutive cores into one: shapes (r_a, n_1, .), ..., (., n_m, r_b) -> (r_a, n_1 ... n_m, r_b).
+
+    ``merged[a, (i_1..i_m), b] = (G_1[:, i_1, :] ... G_m[:, i_m, :])[a, b]``: a
+    stretch of a ring (or a train) as one core; closing it with a trace over
+    ``a = b`` gives the tensor (see :meth:`TRTensor.to_dense`).
+    """
     chain = cores[0]
     for core in cores[1:]:
         r_left = chain.shape[0]
@@ -129,47 +143,40 @@ def _chain(cores):
     return chain
 
 
-def tr_error(tensor, tr: TRTensor) -> float:
-    """Relative error ``||X - tr.to_tensor()|| / ||X||`` (Frobenius norms)."""
-    tensor = as_tensor(tensor)
-    return norm(tensor - tr.to_tensor()) / norm(tensor)
-
-
 # ---------------------------------------------------------------------------
 # Argument checks
 # ---------------------------------------------------------------------------
 
-def _check_ranks(ranks, d: int) -> tuple:
-    """TR ranks as a tuple ``(r_0, ..., r_d)`` of d + 1 positive ints with r_0 == r_d."""
-    if isinstance(ranks, (int, np.integer)) and not isinstance(ranks, bool):
-        ranks = (int(ranks),) * (d + 1)
-    try:
-        ranks = tuple(ranks)
-    except TypeError:
-        raise TypeError(f"ranks must be an int or a sequence of d + 1 = {d + 1} ints, got {ranks!r}") from None
-    if len(ranks) != d + 1:
-        raise ValueError(
-            f"a tensor ring of order {d} needs d + 1 = {d + 1} ranks (r_0, ..., r_d) with r_0 == r_d, "
-            f"got {len(ranks)}: {ranks}"
-        )
-    for k, r in enumerate(ranks):
-        if not isinstance(r, (int, np.integer)) or isinstance(r, bool) or r < 1:
-            raise ValueError(f"TR ranks must be positive integers, got ranks[{k}] = {r!r}")
-    if ranks[0] != ranks[-1]:
-        raise ValueError(f"the closing bond needs r_0 == r_d, got r_0 = {ranks[0]} and r_d = {ranks[-1]}")
-    return tuple(int(r) for r in ranks)
+def check_tr_ranks(value, d: int, where: str, name: str = "rank", required: bool = True):
+    """TR ranks as a tuple ``(r_0, ..., r_d)`` of d + 1 positive ints with r_0 == r_d.
+
+    ``value`` is an int (every bond), the ``d`` bonds ``(r_0, ..., r_{d-1})``, or
+    all ``d + 1`` ranks with ``r_0 == r_d`` (like ``TRTensor.rank``); checked with
+    :mod:`tnnlib.validation`. A ring bond has no simple largest useful size, so
+    nothing is capped here (:func:`tr_svd` stops at what its unfoldings allow,
+    :func:`tr_als` checks its least-squares problems). ``None`` (not ``required``)
+    passes through.
+    """
+    if value is None and not required:
+        return None
+    if isinstance(value, (list, tuple)) and len(value) == d + 1:
+        if value[0] != value[-1]:
+            raise ValueError(f"{where}: the closing bond needs r_0 == r_d, got r_0 = {value[0]} and "
+                             f"r_d = {value[-1]} in {name} = {value!r}")
+        value = value[:-1]
+    check = check_rank if required else check_max_rank
+    ranks = check(value, [None] * d, where, name)
+    return ranks + ranks[:1]
 
 
-def _check_input(tensor, real: bool):
-    tensor = as_tensor(tensor, min_order=2)
-    dtype = str(tensor.dtype).replace("torch.", "")
-    allowed = ("float32", "float64") if real else ("float32", "float64", "complex64", "complex128")
-    if dtype not in allowed:
-        raise TypeError(f"expected {'real ' if real else ''}float32/float64 input, got {dtype}")
+def _check_input(tensor, where: str, real: bool):
+    tensor = check_tensor(tensor, where, min_order=2)
+    if real and dtype_kind(tensor) != "float":
+        raise TypeError(f"{where}: needs real float32 or float64 input, got {tensor.dtype}")
     return tensor
 
 
-def random_tr(shape, ranks, seed=None, like=None) -> TRTensor:
+def random_tr(shape, rank, *, seed=None, like=None) -> TRTensor:
     """A random tensor ring with Gaussian cores.
 
     Core ``G_k`` has independent normal entries of variance ``1 / sqrt(r_{k-1} r_k)``,
@@ -178,13 +185,13 @@ def random_tr(shape, ranks, seed=None, like=None) -> TRTensor:
     Parameters
     ----------
     shape : sequence of int, ``(n_1, ..., n_d)``
-    ranks : int or sequence of d + 1 ints ``(r_0, ..., r_d)``, r_0 == r_d
+    rank : int, d bonds ``(r_0, ..., r_{d-1})`` or d + 1 ranks ``(r_0, ..., r_d)`` with r_0 == r_d
     seed : int, optional
     like : array, optional
         The result has its type, device and dtype (default float64 NumPy).
     """
-    shape = tuple(int(n) for n in shape)
-    ranks = _check_ranks(ranks, len(shape))
+    shape = check_modes(shape, None, "shape", "random_tr")
+    ranks = check_tr_ranks(rank, len(shape), "random_tr")
     sizes = [(ranks[k], n, ranks[k + 1]) for k, n in enumerate(shape)]
     draw = random_normal((sum(prod(s) for s in sizes),), like=like, seed=seed)  # one draw, cut into the cores
     cores, start = [], 0
@@ -213,10 +220,7 @@ def _svd_left(matrix):
     if m >= n:
         U, S, Vh = svd(matrix)
         return U, S, S[:, None] * Vh
-    if is_torch(matrix):
-        R = torch.linalg.qr(conj_t(matrix), mode="r")[1]
-    else:
-        R = np.linalg.qr(conj_t(matrix), mode="r")
+    R = qr_r(conj_t(matrix))
     U, S, _ = svd(conj_t(R))
     return U, S, conj_t(U) @ matrix
 
@@ -244,7 +248,7 @@ def _split_closing_rank(target: int, limit: int, max_r0: int, max_r1: int):
     return best[1], best[2]
 
 
-def tr_svd(tensor, ranks=None, eps=None) -> TRTensor:
+def tr_svd(tensor, *, max_rank=None, eps=None) -> TRTensor:
     """Tensor-ring decomposition by sequential truncated SVDs (TR-SVD).
 
     Algorithm (Zhao et al. 2016, Algorithm 1), for ``X`` of shape (n_1, ..., n_d):
@@ -283,22 +287,27 @@ def tr_svd(tensor, ranks=None, eps=None) -> TRTensor:
     ----------
     tensor : array, shape (n_1, ..., n_d), d >= 2
         float32/float64 or complex, NumPy or torch.
-    ranks : int or sequence of d + 1 ints, optional
+    max_rank : int or sequence of d (or d + 1) ints, optional
         Maximum ranks ``(r_0, ..., r_d)``, r_0 == r_d (an int: the same for
         every bond). Each rank is also capped by the size of its unfolding.
-    eps : float >= 0, optional
+    eps : float in [0, 1), optional
         Target relative error (see above); the maximum ranks win over it.
-        With neither ``ranks`` nor ``eps``, nothing is truncated (exact, large ranks).
+        With neither ``max_rank`` nor ``eps``, nothing is truncated (exact, large ranks).
 
     Returns
     -------
     TRTensor
+
+    >>> from tnnlib import relative_error
+    >>> x = random_tr((8, 3, 4, 5), 2, seed=0).to_dense()
+    >>> tr = tr_svd(x, eps=1e-8)
+    >>> tr.shape, relative_error(x, tr) < 1e-8
+    ((8, 3, 4, 5), True)
     """
-    tensor = _check_input(tensor, real=False)
+    tensor = _check_input(tensor, "tr_svd", real=False)
     shape, d = tuple(tensor.shape), tensor.ndim
-    max_ranks = _check_ranks(ranks, d) if ranks is not None else (prod(shape),) * (d + 1)
-    if eps is not None and not eps >= 0:
-        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+    max_ranks = check_tr_ranks(max_rank, d, "tr_svd", name="max_rank", required=False) or (prod(shape),) * (d + 1)
+    eps = check_eps(eps, "tr_svd")
     delta = None if eps is None else eps * norm(tensor) / d**0.5
 
     # 1. the first unfolding: keep r_0 r_1 triplets, split them into the bonds r_0 and r_1
@@ -362,13 +371,14 @@ def _cyclic_unfolding(tensor, k: int):
 def _initial_ring(tensor, ranks, init, seed):
     shape = tuple(tensor.shape)
     if isinstance(init, TRTensor):
-        if init.shape != shape or init.ranks != ranks:
-            raise ValueError(f"init has shape {init.shape} and ranks {init.ranks}; expected {shape} and {ranks}")
+        if init.shape != shape or init.rank != ranks:
+            raise ValueError(f"tr_als: init has shape {init.shape} and rank {init.rank}; "
+                             f"expected {shape} and {ranks}")
         return [as_like(core, tensor) for core in init.cores]
-    if init == "random":
+    if isinstance(init, str) and init == "random":
         return random_tr(shape, ranks, seed=seed, like=tensor).cores
-    if init == "tr_svd":
-        start = tr_svd(tensor, ranks)
+    if isinstance(init, str) and init == "tr_svd":
+        start = tr_svd(tensor, max_rank=ranks)
         # TR-SVD may return smaller bonds: embed its cores, the new entries small random numbers
         noise = random_tr(shape, ranks, seed=seed, like=tensor).cores
         cores = []
@@ -378,10 +388,10 @@ def _initial_ring(tensor, ranks, init, seed):
             padded[: core.shape[0], :, : core.shape[2]] = core
             cores.append(padded)
         return cores
-    raise ValueError(f"unknown init {init!r}: expected 'random', 'tr_svd' or a TRTensor")
+    raise ValueError(f"tr_als: unknown init {init!r}: expected 'random', 'tr_svd' or a TRTensor")
 
 
-def tr_als(tensor, ranks, n_sweeps: int = 20, tol=None, seed=None, init="random", return_errors: bool = False):
+def tr_als(tensor, rank, *, n_sweeps: int = 20, tol=None, init="random", seed=None, return_errors: bool = False):
     """Tensor-ring decomposition by alternating least squares (TR-ALS).
 
     Fixing every core but ``G_k``, the ring is linear in ``G_k``: with the
@@ -419,7 +429,7 @@ def tr_als(tensor, ranks, n_sweeps: int = 20, tol=None, seed=None, init="random"
     ----------
     tensor : array, shape (n_1, ..., n_d), d >= 2
         Real float32/float64 NumPy array or torch tensor.
-    ranks : int or sequence of d + 1 ints
+    rank : int or sequence of d (or d + 1) ints
         ``(r_0, ..., r_d)``, r_0 == r_d; each ``r_{k-1} r_k`` at most
         ``prod_{m != k} n_m`` (the rows of the least-squares problem).
     n_sweeps : int >= 1
@@ -427,29 +437,34 @@ def tr_als(tensor, ranks, n_sweeps: int = 20, tol=None, seed=None, init="random"
     tol : float >= 0, optional
         Stop when ``|e_{t-1} - e_t| <= tol * e_{t-1}`` or ``e_t <= 100 eps``
         (an exact fit). Default: run all sweeps.
-    seed : int, optional
-        Seed of the random initialisation.
     init : {"random", "tr_svd"} or TRTensor
         "random": :func:`random_tr` cores; "tr_svd": :func:`tr_svd` with these
         ranks as maxima, its cores padded with small random entries where its
         bonds came out smaller; a TRTensor of the right shape and ranks.
+    seed : int, optional
+        Seed of the random initialisation.
     return_errors : bool
         Also return the list of relative errors, one per sweep.
 
     Returns
     -------
     TRTensor, or (TRTensor, list of float) with ``return_errors``.
+
+    >>> x = random_tr((4, 5, 6), 2, seed=0).to_dense()
+    >>> tr, errors = tr_als(x, 2, n_sweeps=30, seed=1, return_errors=True)
+    >>> tr.rank, errors[-1] < errors[0]
+    ((2, 2, 2, 2), True)
     """
-    tensor = _check_input(tensor, real=True)
+    tensor = _check_input(tensor, "tr_als", real=True)
     shape, d = tuple(tensor.shape), tensor.ndim
-    ranks = _check_ranks(ranks, d)
+    ranks = check_tr_ranks(rank, d, "tr_als")
     for k in range(d):
         if ranks[k] * ranks[k + 1] > prod(shape) // shape[k]:
             raise ValueError(
-                f"ranks too large for shape {shape}: core {k} has r_{k} r_{k + 1} = {ranks[k] * ranks[k + 1]} "
+                f"tr_als: rank too large for shape {shape}: core {k} has r_{k} r_{k + 1} = {ranks[k] * ranks[k + 1]} "
                 f"unknowns per slice, more than the {prod(shape) // shape[k]} equations of its least-squares problem"
             )
-    check_sweeps(n_sweeps, tol)
+    check_sweeps(n_sweeps, tol, "tr_als")
 
     cores = _initial_ring(tensor, ranks, init, seed)
     transfers = [_transfer_matrix(core) for core in cores]
@@ -458,14 +473,14 @@ def tr_als(tensor, ranks, n_sweeps: int = 20, tol=None, seed=None, init="random"
     for _ in range(n_sweeps):
         for k in range(d):
             others = [(k + j) % d for j in range(1, d)]  # the ring after core k: k+1, ..., d-1, 0, ..., k-1
-            subchain = _chain([cores[m] for m in others])  # (ranks[k + 1], J, ranks[k]), 0-based k
+            subchain = merge_cores([cores[m] for m in others])  # (ranks[k + 1], J, ranks[k]), 0-based k
             H = transpose(_cyclic_unfolding(tensor, k) @ subchain, (1, 2, 0)).reshape(shape[k], -1)
             gram = _subchain_gram([transfers[m] for m in others], ranks[k], ranks[k + 1])
             G = solve_gram(gram, H)  # (n_k, ranks[k] ranks[k + 1])
             cores[k] = transpose(G.reshape(shape[k], ranks[k], ranks[k + 1]), (1, 0, 2))
             transfers[k] = _transfer_matrix(cores[k])
         error_sq = norm_x**2 - 2 * float((G * H).sum()) + float(((G @ gram) * G).sum())
-        errors.append(relative_error(tensor, norm_x, error_sq, TRTensor(cores)))
+        errors.append(sweep_error(tensor, norm_x, error_sq, TRTensor(cores)))
         if tol is not None and converged(errors, tol, tensor):
             break
 

@@ -12,7 +12,7 @@ instead of exponential.
 
 Contents, in the order of the lesson:
 
-* :class:`TTTensor` - the cores, with ``to_tensor``, element access, norm,
+* :class:`TTTensor` - the cores, with ``to_dense``, element access, norm,
   addition (ranks add) and scaling;
 * :func:`inner` - the inner product of two TT tensors without forming them;
 * :func:`tt_svd` - TT-SVD: a full tensor to TT by sequential truncated SVDs,
@@ -38,121 +38,13 @@ from __future__ import annotations
 import math
 import operator
 from dataclasses import dataclass
-from numbers import Integral, Number
+from numbers import Number
 
-import numpy as np
-
-from .backend import (as_tensor, concatenate, conj_t, eye, is_torch, norm, ones, prod, qr,
-                      random_normal, to_numpy, zeros)
-from .svd import _check_eps, _check_rank, _unit_roundoff, truncated_split
-
-# --------------------------------------------------------------------------
-# Input checks
-# --------------------------------------------------------------------------
-
-
-def _check_shape(shape, name: str = "shape") -> tuple:
-    try:
-        shape = tuple(shape)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of positive integers, got {shape!r}") from None
-    if not shape:
-        raise ValueError(f"{name} must have at least one mode, got {shape!r}")
-    return tuple(_check_rank(n, f"{name}[{k}]") for k, n in enumerate(shape))
-
-
-def _check_cores(cores, order: int, what: str) -> list:
-    """Cores must be a non-empty list of arrays of one kind, dtype and device, of ``order`` axes,
-    whose ranks chain (last axis of one = first axis of the next) and start and end at 1."""
-    if isinstance(cores, np.ndarray) or is_torch(cores) or not hasattr(cores, "__len__"):
-        raise TypeError(f"cores must be a list of arrays, got {type(cores).__name__}")
-    cores = [c if (is_torch(c) or isinstance(c, np.ndarray)) else as_tensor(c, f"cores[{k}]")
-             for k, c in enumerate(cores)]
-    if not cores:
-        raise ValueError(f"a {what} needs at least one core")
-    first = cores[0]
-    for k, core in enumerate(cores):
-        if is_torch(core) != is_torch(first):
-            raise TypeError("cores must all be NumPy arrays or all torch tensors, not a mix")
-        if core.dtype != first.dtype or (is_torch(core) and core.device != first.device):
-            raise TypeError(f"cores must share one dtype and device; cores[0] is {first.dtype}, "
-                            f"cores[{k}] is {core.dtype}")
-        if core.ndim != order:
-            raise ValueError(f"each core of a {what} has {order} axes, cores[{k}] has shape {tuple(core.shape)}")
-        if k > 0 and core.shape[0] != cores[k - 1].shape[-1]:
-            raise ValueError(f"ranks do not chain: cores[{k - 1}] ends with rank {cores[k - 1].shape[-1]} "
-                             f"but cores[{k}] starts with rank {core.shape[0]}")
-    if first.shape[0] != 1 or cores[-1].shape[-1] != 1:
-        raise ValueError(f"boundary ranks must be r_0 = r_d = 1, got {first.shape[0]} and {cores[-1].shape[-1]}")
-    return cores
-
-
-def max_tt_ranks(shape) -> tuple:
-    """Largest meaningful TT ranks ``(1, r_1, ..., r_{d-1}, 1)`` for a tensor of ``shape``.
-
-    ``r_k = min(n_1 ... n_k, n_{k+1} ... n_d)``: the rank of the k-th unfolding
-    (rows ``(i_1..i_k)``, columns ``(i_{k+1}..i_d)``) cannot be larger. An
-    exact TT with these ranks exists for every tensor.
-    """
-    shape = _check_shape(shape)
-    return (1,) + tuple(min(prod(shape[:k]), prod(shape[k:])) for k in range(1, len(shape))) + (1,)
-
-
-def _check_ranks(ranks, shape, name: str = "max_rank") -> list:
-    """The d-1 inner ranks from an int (capped at the maximum) or a list (checked against it).
-
-    A list may give the d-1 inner ranks or all d+1 ranks with ``r_0 = r_d = 1``
-    (like ``TTTensor.ranks``). ``None`` means no limit and gives ``d-1`` Nones.
-    """
-    largest = max_tt_ranks(shape)[1:-1]
-    d = len(shape)
-    if ranks is None:
-        return [None] * (d - 1)
-    if isinstance(ranks, Number) or (hasattr(ranks, "ndim") and ranks.ndim == 0):
-        rank = _check_rank(ranks if isinstance(ranks, Number) else int(ranks), name)
-        return [min(rank, cap) for cap in largest]
-    try:
-        ranks = list(ranks)
-    except TypeError:
-        raise TypeError(f"{name} must be an int or a list of ints, got {type(ranks).__name__}") from None
-    if len(ranks) == d + 1:
-        if ranks[0] != 1 or ranks[-1] != 1:
-            raise ValueError(f"{name} with d+1 = {d + 1} entries must start and end with 1 (r_0 = r_d = 1), got {ranks}")
-        ranks = ranks[1:-1]
-    if len(ranks) != d - 1:
-        raise ValueError(f"{name} must be an int or a list of d-1 = {d - 1} ranks (or d+1 with "
-                         f"r_0 = r_d = 1) for a tensor of order {d}, got {len(ranks)} entries")
-    ranks = [_check_rank(r, f"{name}[{k}]") for k, r in enumerate(ranks)]
-    for k, (r, cap) in enumerate(zip(ranks, largest)):
-        if r > cap:
-            raise ValueError(f"{name}[{k}] = {r} is larger than possible: the TT rank r_{k + 1} of a tensor "
-                             f"of shape {tuple(shape)} is at most {cap} (largest ranks {largest}); "
-                             f"pass an int to cap the ranks automatically")
-    return ranks
-
-
-def _step_tolerance(eps, norm_of_tensor: float, d: int, like) -> float:
-    """Absolute error allowed per truncation step: ``delta = eps ||A|| / sqrt(d - 1)``.
-
-    Without ``eps``, ``eps`` = 100 machine epsilons of the dtype: only what is
-    at the rounding level is dropped, so the ranks are the numerical ranks.
-    """
-    eps = 100 * 2 * _unit_roundoff(like) if eps is None else _check_eps(eps)
-    return eps * norm_of_tensor / math.sqrt(max(d - 1, 1))
-
-
-def _check_compatible(a: "TTTensor", b: "TTTensor", what: str) -> None:
-    """Two TT tensors of one shape, kind (NumPy/torch), dtype and device."""
-    if a.shape != b.shape:
-        raise ValueError(f"{what} needs TT tensors of equal shapes, got {a.shape} and {b.shape}")
-    x, y = a.cores[0], b.cores[0]
-    if is_torch(x) != is_torch(y) or x.dtype != y.dtype or (is_torch(x) and x.device != y.device):
-        raise TypeError(f"{what} needs TT tensors of one kind, dtype and device, got {a!r} and {b!r}")
-
-
-def _copy(x):
-    return x.clone() if is_torch(x) else x.copy()
-
+from .backend import (as_tensor, concatenate, conj_t, dtype_kind, eye, is_torch, norm, ones, prod, qr,
+                      random_normal, to_list, zeros)
+from .svd import truncated_split, unit_roundoff
+from .tensor_ops import TensorFormat
+from .validation import check_arrays, check_eps, check_max_rank, check_modes, check_rank, check_tensor, is_int
 
 # --------------------------------------------------------------------------
 # The TT tensor
@@ -160,7 +52,7 @@ def _copy(x):
 
 
 @dataclass(eq=False, repr=False)
-class TTTensor:
+class TTTensor(TensorFormat):
     """A tensor in tensor-train format.
 
     Parameters
@@ -169,14 +61,14 @@ class TTTensor:
         ``cores[k]`` has shape ``(r_k, n_{k+1}, r_{k+1})`` (0-based ``k``; in
         the lessons' 1-based words, core ``G_k`` has shape
         ``(r_{k-1}, n_k, r_k)``) with ``r_0 = r_d = 1``. All NumPy or all
-        torch, one dtype and device. The cores are stored as given (no copy).
+        torch, one float or complex dtype, one device. Stored as given (no copy).
 
     Examples
     --------
-    >>> tt = random_tt((4, 5, 6), ranks=3, seed=0)
-    >>> tt.shape, tt.ranks
+    >>> tt = random_tt((4, 5, 6), 3, seed=0)
+    >>> tt.shape, tt.rank
     ((4, 5, 6), (1, 3, 3, 1))
-    >>> x = tt.to_tensor()
+    >>> x = tt.to_dense()
     >>> bool(abs(tt[1, 2, 3] - x[1, 2, 3]) < 1e-12)
     True
     """
@@ -184,7 +76,7 @@ class TTTensor:
     cores: list
 
     def __post_init__(self):
-        self.cores = _check_cores(self.cores, order=3, what="TT tensor")
+        self.cores = check_cores(self.cores, order=3, where="TTTensor")
 
     # --- description ---------------------------------------------------------------------------
     @property
@@ -198,7 +90,7 @@ class TTTensor:
         return tuple(int(core.shape[1]) for core in self.cores)
 
     @property
-    def ranks(self) -> tuple:
+    def rank(self) -> tuple:
         """Bond dimensions ``(r_0, r_1, ..., r_d)`` with ``r_0 = r_d = 1``."""
         return (1,) + tuple(int(core.shape[2]) for core in self.cores)
 
@@ -207,16 +99,17 @@ class TTTensor:
         """Numbers stored: ``sum_k r_{k-1} n_k r_k``."""
         return sum(prod(core.shape) for core in self.cores)
 
-    @property
-    def dtype(self):
-        return self.cores[0].dtype
-
     def __repr__(self):
-        kind = "torch" if is_torch(self.cores[0]) else "numpy"
-        return f"TTTensor(shape={self.shape}, ranks={self.ranks}, dtype={self.dtype}, {kind})"
+        return f"TTTensor(shape={self.shape}, rank={self.rank}, dtype={self.dtype}, {self._kind()})"
+
+    def _arrays(self) -> list:
+        return list(self.cores)
+
+    def _with_arrays(self, arrays) -> "TTTensor":
+        return TTTensor(arrays)
 
     # --- back to a full tensor, elements, norm ----------------------------------------------------
-    def to_tensor(self):
+    def to_dense(self):
         """The full tensor of shape ``(n_1, ..., n_d)`` (costs ``n_1 ... n_d`` memory).
 
         Contracts the cores left to right: after core ``k`` the partial product
@@ -248,30 +141,26 @@ class TTTensor:
         index = index if isinstance(index, tuple) else (index,)
         if len(index) != self.order:
             raise IndexError(f"a TTTensor of order {self.order} needs a full index of {self.order} "
-                             f"integers, got {len(index)}; use to_tensor() for slicing")
+                             f"integers, got {len(index)}; use to_dense() for slicing")
         checked = []
         for k, (i, n) in enumerate(zip(index, self.shape)):
             try:
                 i = operator.index(i)
             except TypeError:
                 raise TypeError(f"TTTensor indices must be integers (no slices); index {k} is {i!r}; "
-                                "use to_tensor() for slicing") from None
+                                "use to_dense() for slicing") from None
             if not -n <= i < n:
                 raise IndexError(f"index {i} is out of range for mode {k} of size {n}")
             checked.append(i % n)
         return tuple(checked)
 
     def norm(self) -> float:
-        """Frobenius norm ``||A||_F`` as a Python float.
+        """Frobenius norm ``||A||_F`` as a Python float, without the full tensor.
 
         Left-orthogonalize: then all the norm sits in the last core. (Through
         ``sqrt(inner(A, A))`` rounding can make a tiny norm negative.)
         """
         return norm(left_orthogonalize(self).cores[-1])
-
-    def copy(self) -> "TTTensor":
-        """A TT tensor with copies of the cores."""
-        return TTTensor([_copy(core) for core in self.cores])
 
     # --- arithmetic ---------------------------------------------------------------------------------
     def __add__(self, other):
@@ -320,6 +209,91 @@ def _is_scalar(x) -> bool:
     return isinstance(x, Number) or (hasattr(x, "ndim") and x.ndim == 0)
 
 
+# --------------------------------------------------------------------------
+# Checks: cores, ranks, compatibility
+# --------------------------------------------------------------------------
+
+
+def check_cores(cores, order: int, where: str) -> list:
+    """Cores of a TT (``order`` 3) or TT-matrix (``order`` 4): a non-empty list of arrays of one
+    kind, dtype and device (:func:`tnnlib.validation.check_arrays`), each with ``order`` axes,
+    whose ranks chain (last axis of one = first axis of the next) and start and end at 1."""
+    cores = check_arrays(cores, where, "cores")
+    for k, core in enumerate(cores):
+        if core.ndim != order:
+            raise ValueError(f"{where}: each core has {order} axes, cores[{k}] has shape {tuple(core.shape)}")
+        if k > 0 and core.shape[0] != cores[k - 1].shape[-1]:
+            raise ValueError(f"{where}: ranks do not chain: cores[{k - 1}] ends with rank {cores[k - 1].shape[-1]} "
+                             f"but cores[{k}] starts with rank {core.shape[0]}")
+    if cores[0].shape[0] != 1 or cores[-1].shape[-1] != 1:
+        raise ValueError(f"{where}: boundary ranks must be r_0 = r_d = 1, got {cores[0].shape[0]} "
+                         f"and {cores[-1].shape[-1]}")
+    return cores
+
+
+def max_tt_ranks(shape) -> tuple:
+    """Largest meaningful TT ranks ``(1, r_1, ..., r_{d-1}, 1)`` for a tensor of ``shape``.
+
+    ``r_k = min(n_1 ... n_k, n_{k+1} ... n_d)``: the rank of the k-th unfolding
+    (rows ``(i_1..i_k)``, columns ``(i_{k+1}..i_d)``) cannot be larger. An
+    exact TT with these ranks exists for every tensor.
+
+    >>> max_tt_ranks((2, 3, 4, 5))
+    (1, 2, 6, 5, 1)
+    """
+    shape = check_modes(shape, None, "shape", "max_tt_ranks")
+    return (1,) + tuple(min(prod(shape[:k]), prod(shape[k:])) for k in range(1, len(shape))) + (1,)
+
+
+def check_tt_ranks(value, shape, where: str, name: str = "max_rank", required: bool = False):
+    """The ``d-1`` inner ranks of a TT of ``shape`` from ``max_rank`` or ``rank``.
+
+    The rules of :func:`tnnlib.validation.check_max_rank` against
+    :func:`max_tt_ranks`: an int is capped bond by bond, a sequence of ``d-1``
+    ranks is checked (it may also give all ``d+1`` ranks with ``r_0 = r_d = 1``,
+    like ``TTTensor.rank``). ``None`` (not ``required``) means no limit: ``d-1`` Nones.
+    """
+    limits = max_tt_ranks(shape)[1:-1]
+    d = len(limits) + 1
+    if value is None and not required:
+        return [None] * (d - 1)
+    if isinstance(value, (list, tuple)) and len(value) == d + 1:
+        value = list(value)
+        if value[0] != 1 or value[-1] != 1:
+            raise ValueError(f"{where}: {name} with d+1 = {d + 1} entries must start and end with 1 "
+                             f"(r_0 = r_d = 1), got {value}")
+        value = value[1:-1]
+    check = check_rank if required else check_max_rank
+    return list(check(value, limits, where, name))
+
+
+def _step_tolerance(eps, norm_of_tensor: float, d: int, like) -> float:
+    """Absolute error allowed per truncation step: ``delta = eps ||A|| / sqrt(d - 1)``.
+
+    Without ``eps`` (a checked float or None), ``eps`` = 100 machine epsilons of
+    the dtype: only what is at the rounding level is dropped, so the ranks are
+    the numerical ranks.
+    """
+    eps = 100 * 2 * unit_roundoff(like) if eps is None else eps
+    return eps * norm_of_tensor / math.sqrt(max(d - 1, 1))
+
+
+def check_tt(tt, where: str, name: str = "tt") -> "TTTensor":
+    """``tt`` itself, if it is a :class:`TTTensor`."""
+    if not isinstance(tt, TTTensor):
+        raise TypeError(f"{where}: {name} must be a TTTensor, got {type(tt).__name__}")
+    return tt
+
+
+def _check_compatible(a: TTTensor, b: TTTensor, what: str) -> None:
+    """Two TT tensors of one shape, kind (NumPy/torch), dtype and device."""
+    if a.shape != b.shape:
+        raise ValueError(f"{what} needs TT tensors of equal shapes, got {a.shape} and {b.shape}")
+    x, y = a.cores[0], b.cores[0]
+    if is_torch(x) != is_torch(y) or x.dtype != y.dtype or (is_torch(x) and x.device != y.device):
+        raise TypeError(f"{what} needs TT tensors of one kind, dtype and device, got {a!r} and {b!r}")
+
+
 def inner(a: TTTensor, b: TTTensor):
     """Inner product ``<a, b> = sum_i conj(a[i]) b[i]`` of two TT tensors, without full tensors.
 
@@ -350,7 +324,7 @@ def inner(a: TTTensor, b: TTTensor):
 # --------------------------------------------------------------------------
 
 
-def tt_svd(tensor, max_rank=None, eps=None, *, method: str = "auto") -> TTTensor:
+def tt_svd(tensor, *, max_rank=None, eps=None, method: str = "auto") -> TTTensor:
     """TT-SVD: decompose a full tensor into a TT by sequential truncated SVDs (Oseledets 2011).
 
     Steps, for ``k = 1, ..., d-1``:
@@ -378,7 +352,7 @@ def tt_svd(tensor, max_rank=None, eps=None, *, method: str = "auto") -> TTTensor
         possible rank (:func:`max_tt_ranks`). A list gives ``d-1`` ranks
         (or ``d+1`` with ``r_0 = r_d = 1``); an entry above the largest
         possible rank raises ``ValueError``.
-    eps : float in (0, 1), optional
+    eps : float in [0, 1), optional
         Relative Frobenius error allowed. With both ``eps`` and ``max_rank``,
         each rank is the smaller of the two, and the bound holds only if
         ``max_rank`` did not cut further.
@@ -394,13 +368,20 @@ def tt_svd(tensor, max_rank=None, eps=None, *, method: str = "auto") -> TTTensor
     without ``max_rank`` either, the TT is exact up to rounding and its ranks
     are the numerical ranks of the unfoldings.
 
+    >>> import numpy as np
+    >>> x = random_tt((4, 5, 6), 2, seed=0).to_dense()
+    >>> tt_svd(x).rank
+    (1, 2, 2, 1)
+    >>> tt_svd(x + 1e-3 * np.ones(x.shape), eps=1e-2).rank
+    (1, 2, 2, 1)
+
     Reference: I. V. Oseledets, SIAM J. Sci. Comput. 33(5), 2011, Algorithm 1.
     """
-    A = as_tensor(tensor)
+    A = check_tensor(tensor, "tt_svd")
     shape = tuple(A.shape)
     d = len(shape)
-    max_ranks = _check_ranks(max_rank, shape)
-    delta = _step_tolerance(eps, norm(A), d, like=A)
+    max_ranks = check_tt_ranks(max_rank, shape, "tt_svd")
+    delta = _step_tolerance(check_eps(eps, "tt_svd"), norm(A), d, like=A)
     cores, C, r = [], A, 1
     for k in range(d - 1):
         C = C.reshape(r * shape[k], -1)                           # unfolding (r_{k-1} n_k, rest)
@@ -437,12 +418,6 @@ def _make_right_orthogonal(cores: list, k: int) -> None:
     cores[k - 1] = (previous.reshape(-1, r) @ conj_t(R)).reshape(*previous.shape[:2], -1)
 
 
-def _check_tt(tt, name: str = "tt") -> TTTensor:
-    if not isinstance(tt, TTTensor):
-        raise TypeError(f"{name} must be a TTTensor, got {type(tt).__name__}")
-    return tt
-
-
 def orthogonalize(tt: TTTensor, center: int) -> TTTensor:
     """Mixed canonical form with orthogonality center ``center`` (0-based), by QR sweeps.
 
@@ -455,10 +430,10 @@ def orthogonalize(tt: TTTensor, center: int) -> TTTensor:
 
     Returns a new TTTensor; ``tt`` is unchanged.
     """
-    tt = _check_tt(tt)
+    tt = check_tt(tt, "orthogonalize")
     d = tt.order
-    if isinstance(center, bool) or not isinstance(center, Integral) or not -d <= center < d:
-        raise ValueError(f"center must be an integer core index in [0, {d - 1}], got {center!r}")
+    if not is_int(center) or not -d <= center < d:
+        raise ValueError(f"orthogonalize: center must be an integer core index in [0, {d - 1}], got {center!r}")
     center = int(center) % d
     cores = list(tt.cores)
     for k in range(center):
@@ -470,7 +445,7 @@ def orthogonalize(tt: TTTensor, center: int) -> TTTensor:
 
 def left_orthogonalize(tt: TTTensor) -> TTTensor:
     """All cores but the last left-orthogonal: ``orthogonalize(tt, center=d-1)``."""
-    return orthogonalize(tt, _check_tt(tt).order - 1)
+    return orthogonalize(tt, check_tt(tt, "left_orthogonalize").order - 1)
 
 
 def right_orthogonalize(tt: TTTensor) -> TTTensor:
@@ -479,7 +454,7 @@ def right_orthogonalize(tt: TTTensor) -> TTTensor:
 
 
 def _default_tol(core) -> float:
-    return 1e3 * 2 * _unit_roundoff(core)             # 1e3 machine epsilons
+    return 1e3 * 2 * unit_roundoff(core)              # 1e3 machine epsilons
 
 
 def _is_orthonormal_columns(Q, tol) -> bool:
@@ -530,7 +505,7 @@ def _truncation_sweep(tt: TTTensor, max_ranks, delta, method):
     return cores, spectra
 
 
-def tt_round(tt: TTTensor, max_rank=None, eps=None, *, method: str = "auto") -> TTTensor:
+def tt_round(tt: TTTensor, *, max_rank=None, eps=None, method: str = "auto") -> TTTensor:
     """TT rounding: recompress a TT tensor to smaller ranks (Oseledets 2011, Algorithm 2).
 
     Steps:
@@ -551,16 +526,20 @@ def tt_round(tt: TTTensor, max_rank=None, eps=None, *, method: str = "auto") -> 
     tt : TTTensor
     max_rank : int or list of int, optional
         As for :func:`tt_svd`.
-    eps : float in (0, 1), optional
+    eps : float in [0, 1), optional
         Default: 100 machine epsilons, so ``tt_round(tt)`` removes only
-        redundancy (e.g. ``tt_round(a + a).ranks == a.ranks``).
+        redundancy (e.g. ``tt_round(a + a).rank == a.rank``).
     method : {"auto", "svd", "gram"}
 
     Returns a new TTTensor.
+
+    >>> a = random_tt((3, 4, 5), 2, seed=0)
+    >>> (a + a).rank, tt_round(a + a).rank
+    ((1, 4, 4, 1), (1, 2, 2, 1))
     """
-    tt = _check_tt(tt)
-    max_ranks = _check_ranks(max_rank, tt.shape)
-    delta = _step_tolerance(eps, tt.norm(), tt.order, like=tt.cores[0])
+    tt = check_tt(tt, "tt_round")
+    max_ranks = check_tt_ranks(max_rank, tt.shape, "tt_round")
+    delta = _step_tolerance(check_eps(eps, "tt_round"), tt.norm(), tt.order, like=tt.cores[0])
     cores, _ = _truncation_sweep(tt, max_ranks, delta, method)
     return TTTensor(cores)
 
@@ -577,7 +556,7 @@ def bond_spectra(tt: TTTensor) -> list:
     holding the ``min(r_{k-1} n_k, r_k)`` singular values at bond ``k`` in
     decreasing order (zeros included when the TT is not minimal).
     """
-    tt = _check_tt(tt)
+    tt = check_tt(tt, "bond_spectra")
     _, spectra = _truncation_sweep(tt, [None] * (tt.order - 1), None, "svd")
     return spectra
 
@@ -589,15 +568,16 @@ def entanglement_entropy(spectrum) -> float:
     :func:`bond_spectra`). Zero for a rank-1 bond, ``log r`` for ``r`` equal
     singular values; terms with ``p = 0`` count as 0.
     """
-    s = to_numpy(as_tensor(spectrum, name="spectrum"))
-    if s.ndim != 1 or np.iscomplexobj(s) or (s < 0).any():
-        raise ValueError(f"spectrum must be a vector of non-negative singular values, got shape {s.shape}")
-    total = float(np.sum(s.astype(np.float64) ** 2))
+    s = as_tensor(spectrum, name="spectrum", where="entanglement_entropy")
+    values = to_list(s)
+    if s.ndim != 1 or dtype_kind(s) == "complex" or any(v < 0 for v in values):
+        raise ValueError(f"entanglement_entropy: spectrum must be a vector of non-negative singular values, "
+                         f"got shape {tuple(s.shape)}")
+    energies = [float(v) ** 2 for v in values]
+    total = sum(energies)
     if total == 0:
-        raise ValueError("spectrum is all zeros: the entropy of a zero tensor is undefined")
-    p = s.astype(np.float64) ** 2 / total
-    p = p[p > 0]
-    return float(-np.sum(p * np.log(p)))
+        raise ValueError("entanglement_entropy: spectrum is all zeros: the entropy of a zero tensor is undefined")
+    return -sum(p * math.log(p) for p in (e / total for e in energies) if p > 0)
 
 
 # --------------------------------------------------------------------------
@@ -605,7 +585,7 @@ def entanglement_entropy(spectrum) -> float:
 # --------------------------------------------------------------------------
 
 
-def random_tt(shape, ranks, seed=None, like=None) -> TTTensor:
+def random_tt(shape, rank, *, seed=None, like=None) -> TTTensor:
     """A TT tensor with standard-normal cores, scaled so that the full tensor's entries have variance 1.
 
     Core ``k`` is divided by ``sqrt(r_k)``: an entry of the full tensor is a
@@ -615,7 +595,7 @@ def random_tt(shape, ranks, seed=None, like=None) -> TTTensor:
     Parameters
     ----------
     shape : sequence of int, (n_1, ..., n_d)
-    ranks : int or list of int
+    rank : int or list of int
         An int is capped at the largest possible ranks (:func:`max_tt_ranks`);
         a list gives ``d-1`` (or ``d+1``, with ones at the ends) ranks, each at
         most the largest possible.
@@ -623,11 +603,12 @@ def random_tt(shape, ranks, seed=None, like=None) -> TTTensor:
         For a reproducible draw (no global random state is touched).
     like : array, optional
         The cores get its type, device and dtype; default float64 NumPy.
+
+    >>> random_tt((2, 3, 4, 5), 3, seed=0).rank       # capped at max_tt_ranks: (1, 2, 6, 5, 1)
+    (1, 2, 3, 3, 1)
     """
-    shape = _check_shape(shape)
-    if ranks is None:
-        raise ValueError("random_tt needs ranks (an int or a list of d-1 ints)")
-    ranks = [1] + _check_ranks(ranks, shape, name="ranks") + [1]
+    shape = check_modes(shape, None, "shape", "random_tt")
+    ranks = [1] + check_tt_ranks(rank, shape, "random_tt", name="rank", required=True) + [1]
     core_shapes = [(ranks[k], n, ranks[k + 1]) for k, n in enumerate(shape)]
     numbers = random_normal((sum(prod(s) for s in core_shapes),), like=like, seed=seed)
     cores, start = [], 0

@@ -10,7 +10,7 @@ shape ``(r_{k-1}, i_k, j_k, r_k)``, ``r_0 = r_d = 1``:
     W[(i_1..i_d), (j_1..j_d)] = G_1[:, i_1, j_1, :] @ ... @ G_d[:, i_d, j_d, :].
 
 It is a TT of the tensor whose k-th mode is the pair ``(i_k, j_k)`` (size
-``i_k j_k``): :meth:`TTMatrix.to_tt`. A matrix-vector product works core by
+``i_k j_k``): :meth:`TTMatrix.to_tt`; :meth:`TTMatrix.to_dense` gives ``W``. A matrix-vector product works core by
 core and never forms ``W`` (:meth:`TTMatrix.matvec`) - the forward pass of a
 TT layer.
 
@@ -26,35 +26,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .backend import is_torch, prod, transpose
-from .svd import _check_matrix, _check_rank
-from .tt import TTTensor, _check_cores, _copy, random_tt, tt_svd
-
-
-def _check_modes(modes, size: int, name: str, what: str) -> tuple:
-    try:
-        modes = tuple(modes)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of positive integers, got {modes!r}") from None
-    if not modes:
-        raise ValueError(f"{name} must hold at least one mode")
-    modes = tuple(_check_rank(n, f"{name}[{k}]") for k, n in enumerate(modes))
-    if size is not None and prod(modes) != size:
-        raise ValueError(f"{name} {modes} multiply to {prod(modes)}, but the matrix has {size} {what}; "
-                         f"the modes must multiply to {size} (see factorize_dim({size}, {len(modes)}))")
-    return modes
+from .backend import as_like, is_torch, prod, transpose
+from .svd import check_matrix
+from .tensor_ops import TensorFormat
+from .tt import TTTensor, check_cores, check_tt_ranks, random_tt, tt_svd
+from .validation import check_eps, check_modes, check_positive_int
 
 
-def _check_same_order(out_modes, in_modes):
+def _check_mode_pair(out_modes, in_modes, where: str, rows=None, columns=None) -> tuple:
+    """``out_modes`` and ``in_modes``: positive ints of one length d, multiplying to ``rows`` and ``columns``."""
+    out_modes = check_modes(out_modes, None, "out_modes", where)
+    in_modes = check_modes(in_modes, None, "in_modes", where)
     if len(out_modes) != len(in_modes):
-        raise ValueError(f"out_modes {out_modes} and in_modes {in_modes} must have the same length d "
+        raise ValueError(f"{where}: out_modes {out_modes} and in_modes {in_modes} must have the same length d "
                          "(pad the shorter with 1s)")
+    for name, modes, size, what in (("out_modes", out_modes, rows, "rows (out_features)"),
+                                    ("in_modes", in_modes, columns, "columns (in_features)")):
+        if size is not None and prod(modes) != size:
+            swapped = rows != columns and prod(out_modes) == columns and prod(in_modes) == rows
+            hint = (" - out_modes and in_modes look swapped: out_modes go with the rows of W (out, in)"
+                    if swapped else f" (see factorize_dim({size}, {len(modes)}))")
+            raise ValueError(f"{where}: {name} {modes} multiply to {prod(modes)}, but the matrix has {size} "
+                             f"{what}; the modes must multiply to {size}{hint}")
+    return out_modes, in_modes
 
 
 @dataclass(eq=False, repr=False)
-class TTMatrix:
+class TTMatrix(TensorFormat):
     """A matrix in TT-matrix (MPO) format.
 
     Parameters
@@ -62,15 +60,20 @@ class TTMatrix:
     cores : list of d arrays
         ``cores[k]`` has shape ``(r_k, i_{k+1}, j_{k+1}, r_{k+1})`` (0-based
         ``k``): output mode ``i``, input mode ``j``; ``r_0 = r_d = 1``. All
-        NumPy or all torch, one dtype and device. Stored as given (no copy).
+        NumPy or all torch, one float or complex dtype, one device. Stored as
+        given (no copy).
 
     The matrix has shape ``(prod i_k, prod j_k) = (out_features, in_features)``.
+
+    >>> W = random_ttm(out_modes=(2, 3), in_modes=(4, 5), rank=3, seed=0)
+    >>> W.shape, W.rank, W.to_dense().shape
+    ((6, 20), (1, 3, 1), (6, 20))
     """
 
     cores: list
 
     def __post_init__(self):
-        self.cores = _check_cores(self.cores, order=4, what="TT-matrix")
+        self.cores = check_cores(self.cores, order=4, where="TTMatrix")
 
     @property
     def order(self) -> int:
@@ -88,7 +91,7 @@ class TTMatrix:
         return tuple(int(core.shape[2]) for core in self.cores)
 
     @property
-    def ranks(self) -> tuple:
+    def rank(self) -> tuple:
         """Bond dimensions ``(r_0, ..., r_d)``, ``r_0 = r_d = 1``."""
         return (1,) + tuple(int(core.shape[3]) for core in self.cores)
 
@@ -102,31 +105,32 @@ class TTMatrix:
         """Numbers stored: ``sum_k r_{k-1} i_k j_k r_k`` (compare ``M N`` for the dense matrix)."""
         return sum(prod(core.shape) for core in self.cores)
 
-    @property
-    def dtype(self):
-        return self.cores[0].dtype
-
     def __repr__(self):
-        kind = "torch" if is_torch(self.cores[0]) else "numpy"
-        return (f"TTMatrix(out_modes={self.out_modes}, in_modes={self.in_modes}, ranks={self.ranks}, "
-                f"dtype={self.dtype}, {kind})")
+        return (f"TTMatrix(out_modes={self.out_modes}, in_modes={self.in_modes}, rank={self.rank}, "
+                f"dtype={self.dtype}, {self._kind()})")
 
-    def copy(self) -> "TTMatrix":
-        """A TT-matrix with copies of the cores."""
-        return TTMatrix([_copy(core) for core in self.cores])
+    def _arrays(self) -> list:
+        return list(self.cores)
+
+    def _with_arrays(self, arrays) -> "TTMatrix":
+        return TTMatrix(arrays)
+
+    def norm(self) -> float:
+        """Frobenius norm ``||W||_F``, from the TT of the interleaved tensor (``W`` never formed)."""
+        return self.to_tt().norm()
 
     def to_tt(self) -> TTTensor:
         """The TT of the interleaved tensor of shape ``(i_1 j_1, ..., i_d j_d)`` (the cores, reshaped)."""
         return TTTensor([core.reshape(core.shape[0], -1, core.shape[3]) for core in self.cores])
 
-    def to_matrix(self):
+    def to_dense(self):
         """The dense matrix of shape ``(prod i_k, prod j_k)`` (costs ``M N`` memory).
 
         Interleaved tensor ``(i_1 j_1, ..., i_d j_d)`` -> axes
         ``(i_1, j_1, ..., i_d, j_d)`` -> ``(i_1, ..., i_d, j_1, ..., j_d)`` -> matrix.
         """
         d = self.order
-        pairs = self.to_tt().to_tensor().reshape([n for i, j in zip(self.out_modes, self.in_modes) for n in (i, j)])
+        pairs = self.to_tt().to_dense().reshape([n for i, j in zip(self.out_modes, self.in_modes) for n in (i, j)])
         rows_then_columns = transpose(pairs, list(range(0, 2 * d, 2)) + list(range(1, 2 * d, 2)))
         return rows_then_columns.reshape(self.shape)
 
@@ -183,18 +187,19 @@ class TTMatrix:
         if is_torch(core) != is_torch(x):
             if is_torch(core) or not isinstance(x, (list, tuple)):
                 kind = "a torch tensor" if is_torch(core) else "a NumPy array"
-                raise TypeError(f"x must be {kind} like the TT-matrix cores, got {type(x).__name__}")
-            x = np.asarray(x, dtype=core.dtype)
+                raise TypeError(f"TTMatrix.matvec: x must be {kind} like the TT-matrix cores, "
+                                f"got {type(x).__name__}")
+            x = as_like(x, core)
         if x.ndim == 0 or x.shape[-1] != self.shape[1]:
-            raise ValueError(f"x must have shape (in_features,) or (B, in_features) with in_features = "
-                             f"{self.shape[1]}, got shape {tuple(x.shape)}")
+            raise ValueError(f"TTMatrix.matvec: x must have shape (in_features,) or (B, in_features) with "
+                             f"in_features = {self.shape[1]}, got shape {tuple(x.shape)}")
         if is_torch(x) and (x.dtype != core.dtype or x.device != core.device):
-            raise TypeError(f"x is {x.dtype} on {x.device} but the TT-matrix cores are {core.dtype} on "
-                            f"{core.device}; convert one of them (e.g. x.to(cores[0]))")
+            raise TypeError(f"TTMatrix.matvec: x is {x.dtype} on {x.device} but the TT-matrix cores are "
+                            f"{core.dtype} on {core.device}; convert one of them (e.g. x.to(cores[0]))")
         return x
 
 
-def ttm_svd(matrix, in_modes, out_modes, max_rank=None, eps=None, *, method: str = "auto") -> TTMatrix:
+def ttm_svd(matrix, *, out_modes, in_modes, max_rank=None, eps=None, method: str = "auto") -> TTMatrix:
     """Compress a matrix into a TT-matrix by TT-SVD.
 
     Steps:
@@ -211,12 +216,12 @@ def ttm_svd(matrix, in_modes, out_modes, max_rank=None, eps=None, *, method: str
     Parameters
     ----------
     matrix : array, shape (M, N) = (out_features, in_features)
-    in_modes : sequence of d ints, product N
-    out_modes : sequence of d ints, product M
+    out_modes : sequence of d ints, product M (keyword-only: output before input, like W)
+    in_modes : sequence of d ints, product N (keyword-only)
     max_rank : int or list of d-1 ints, optional
         As for :func:`tnnlib.tt.tt_svd` (an int is capped at the largest
         possible ranks of the interleaved tensor; a list entry above it is an error).
-    eps : float in (0, 1), optional
+    eps : float in [0, 1), optional
     method : {"auto", "svd", "gram"}
         How the truncated SVDs are computed (:func:`tnnlib.svd.truncated_split`).
 
@@ -224,34 +229,38 @@ def ttm_svd(matrix, in_modes, out_modes, max_rank=None, eps=None, *, method: str
     -------
     TTMatrix with ``out_modes``, ``in_modes``.
 
+    >>> W = random_ttm(out_modes=(2, 3), in_modes=(4, 5), rank=2, seed=0).to_dense()
+    >>> ttm_svd(W, out_modes=(2, 3), in_modes=(4, 5)).rank
+    (1, 2, 1)
+
     References: Oseledets, SIAM J. Matrix Anal. Appl. 31(4), 2010;
     Novikov et al., arXiv:1509.06569, 2015.
     """
-    W = _check_matrix(matrix)
-    out_modes = _check_modes(out_modes, W.shape[0], "out_modes", "rows (out_features)")
-    in_modes = _check_modes(in_modes, W.shape[1], "in_modes", "columns (in_features)")
-    _check_same_order(out_modes, in_modes)
+    W = check_matrix(matrix, "ttm_svd")
+    out_modes, in_modes = _check_mode_pair(out_modes, in_modes, "ttm_svd", rows=W.shape[0], columns=W.shape[1])
     d = len(out_modes)
     tensor = W.reshape(out_modes + in_modes)                                   # (i_1..i_d, j_1..j_d)
     interleaved = [axis for k in range(d) for axis in (k, d + k)]              # i_1, j_1, i_2, j_2, ...
     pairs = transpose(tensor, interleaved).reshape([i * j for i, j in zip(out_modes, in_modes)])
-    tt = tt_svd(pairs, max_rank=max_rank, eps=eps, method=method)
+    max_rank = check_tt_ranks(max_rank, pairs.shape, "ttm_svd")
+    tt = tt_svd(pairs, max_rank=None if None in max_rank else max_rank, eps=check_eps(eps, "ttm_svd"), method=method)
     return TTMatrix([core.reshape(core.shape[0], i, j, core.shape[2])
                      for core, i, j in zip(tt.cores, out_modes, in_modes)])
 
 
-def random_ttm(out_modes, in_modes, ranks, seed=None, like=None) -> TTMatrix:
+def random_ttm(*, out_modes, in_modes, rank, seed=None, like=None) -> TTMatrix:
     """A TT-matrix with random cores; the matrix's entries have variance 1.
 
     Built as :func:`tnnlib.tt.random_tt` of shape ``(i_1 j_1, ..., i_d j_d)``
-    with the cores' middle index split into ``(i_k, j_k)``; ``ranks``,
+    with the cores' middle index split into ``(i_k, j_k)``; ``rank``,
     ``seed`` and ``like`` as there. (A layer would rescale it, e.g. by
     ``1 / sqrt(in_features)``.)
+
+    >>> random_ttm(out_modes=(2, 3), in_modes=(4, 5), rank=100, seed=0).rank   # capped: min(2*4, 3*5)
+    (1, 8, 1)
     """
-    out_modes = _check_modes(out_modes, None, "out_modes", "")
-    in_modes = _check_modes(in_modes, None, "in_modes", "")
-    _check_same_order(out_modes, in_modes)
-    tt = random_tt([i * j for i, j in zip(out_modes, in_modes)], ranks, seed=seed, like=like)
+    out_modes, in_modes = _check_mode_pair(out_modes, in_modes, "random_ttm")
+    tt = random_tt([i * j for i, j in zip(out_modes, in_modes)], rank, seed=seed, like=like)
     return TTMatrix([core.reshape(core.shape[0], i, j, core.shape[2])
                      for core, i, j in zip(tt.cores, out_modes, in_modes)])
 
@@ -297,7 +306,7 @@ def factorize_dim(n: int, d: int) -> tuple:
         factor 1 would add a useless mode. The message suggests a slightly
         larger size that factors well, to pad the layer to.
     """
-    n, d = _check_rank(n, "n"), _check_rank(d, "d")
+    n, d = check_positive_int(n, "n", "factorize_dim"), check_positive_int(d, "d", "factorize_dim")
     if d == 1:
         return (n,)
     best = _most_balanced(n, d)

@@ -35,45 +35,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .als import check_sweeps, converged, relative_error
-from .backend import as_tensor, conj_t, eigh, norm, prod, qr, random_normal
+from .als import check_sweeps, converged, sweep_error
+from .backend import conj_t, eigh, flip, norm, qr, random_normal
 from .svd import rank_for_tail
-from .tensor_ops import multi_mode_product, unfold
+from .tensor_ops import TensorFormat, multi_mode_product, unfold
+from .validation import check_arrays, check_eps, check_max_rank, check_rank, check_tensor
 
 __all__ = [
     "TuckerTensor",
     "mode_singular_vectors",
     "hosvd",
     "hooi",
-    "tucker_error",
 ]
 
 
-@dataclass
-class TuckerTensor:
+@dataclass(eq=False, repr=False)
+class TuckerTensor(TensorFormat):
     """A tensor in Tucker format: ``X = core x_1 U_1 x_2 U_2 ... x_d U_d``.
 
     Parameters
     ----------
     core : array, shape (r_1, ..., r_d)
     factors : list of d arrays, ``factors[k]`` of shape (n_k, r_k)
+        All NumPy or all torch, one float or complex dtype, one device.
+
+    Storage: ``prod(r_k) + sum(n_k r_k)`` numbers (``n_params``).
+
+    >>> import numpy as np
+    >>> t = TuckerTensor(np.ones((2, 3)), [np.ones((4, 2)), np.ones((5, 3))])
+    >>> t.shape, t.rank, t.n_params, t.to_dense().shape
+    ((4, 5), (2, 3), 29, (4, 5))
     """
 
     core: object
     factors: list
 
     def __post_init__(self):
-        self.factors = list(self.factors)
+        self.factors = check_arrays(self.factors, "TuckerTensor", "factors")
+        check_arrays([self.core] + self.factors, "TuckerTensor",
+                     labels=["core"] + [f"factors[{k}]" for k in range(len(self.factors))])
         if self.core.ndim != len(self.factors):
-            raise ValueError(
-                f"a Tucker core of order {self.core.ndim} needs {self.core.ndim} factors, got {len(self.factors)}"
-            )
+            raise ValueError(f"TuckerTensor: a core of order {self.core.ndim} needs {self.core.ndim} factors, "
+                             f"got {len(self.factors)}")
         for k, factor in enumerate(self.factors):
             if factor.ndim != 2 or factor.shape[1] != self.core.shape[k]:
                 raise ValueError(
-                    f"factor {k} must have shape (n_{k}, {self.core.shape[k]}) to match the core "
+                    f"TuckerTensor: factors[{k}] must have shape (n_{k}, {self.core.shape[k]}) to match the core "
                     f"of shape {tuple(self.core.shape)}, got {tuple(factor.shape)}"
                 )
 
@@ -83,27 +90,22 @@ class TuckerTensor:
         return tuple(int(factor.shape[0]) for factor in self.factors)
 
     @property
-    def ranks(self) -> tuple:
+    def rank(self) -> tuple:
         """``(r_1, ..., r_d)``, the multilinear ranks (the core's shape)."""
         return tuple(int(r) for r in self.core.shape)
 
-    @property
-    def n_params(self) -> int:
-        """Numbers stored: ``prod(r_k) + sum(n_k r_k)``."""
-        return prod(self.core.shape) + sum(prod(factor.shape) for factor in self.factors)
-
-    def to_tensor(self):
+    def to_dense(self):
         """The full tensor ``core x_1 U_1 ... x_d U_d``, shape (n_1, ..., n_d)."""
         return multi_mode_product(self.core, self.factors)
 
     def __repr__(self):
-        return f"TuckerTensor(shape={self.shape}, ranks={self.ranks}, dtype={self.core.dtype})"
+        return f"TuckerTensor(shape={self.shape}, rank={self.rank}, dtype={self.dtype}, {self._kind()})"
 
+    def _arrays(self) -> list:
+        return [self.core] + list(self.factors)
 
-def tucker_error(tensor, tucker: TuckerTensor) -> float:
-    """Relative error ``||X - tucker.to_tensor()|| / ||X||`` (Frobenius norms)."""
-    tensor = as_tensor(tensor)
-    return norm(tensor - tucker.to_tensor()) / norm(tensor)
+    def _with_arrays(self, arrays) -> "TuckerTensor":
+        return TuckerTensor(arrays[0], arrays[1:])
 
 
 # ---------------------------------------------------------------------------
@@ -140,53 +142,16 @@ def mode_singular_vectors(tensor, mode: int):
     matrix = unfold(tensor, mode)
     gram = matrix @ conj_t(matrix)
     eigenvalues, eigenvectors = eigh(gram)  # increasing order
-    decreasing = list(range(gram.shape[0] - 1, -1, -1))
-    eigenvalues = eigenvalues[decreasing]
+    eigenvalues = flip(eigenvalues, 0)
     sigma = (eigenvalues * (eigenvalues > 0)) ** 0.5  # rounding can leave tiny negative values
-    return eigenvectors[:, decreasing], sigma
-
-
-# ---------------------------------------------------------------------------
-# Argument checks
-# ---------------------------------------------------------------------------
-
-def _check_input(tensor):
-    tensor = as_tensor(tensor)
-    dtype = str(tensor.dtype).replace("torch.", "")
-    if dtype not in ("float32", "float64", "complex64", "complex128"):
-        raise TypeError(f"Tucker decompositions need float32/float64 or complex input, got {dtype}")
-    return tensor
-
-
-def _check_ranks(ranks, shape) -> tuple:
-    """Ranks as a tuple of d ints with 1 <= r_k <= n_k; an int means the same rank in every mode."""
-    d = len(shape)
-    if isinstance(ranks, (int, np.integer)) and not isinstance(ranks, bool):
-        ranks = (int(ranks),) * d
-    try:
-        ranks = tuple(ranks)
-    except TypeError:
-        raise TypeError(f"ranks must be an int or a sequence of {d} ints, got {ranks!r}") from None
-    if len(ranks) != d:
-        raise ValueError(
-            f"a tensor of order {d} (shape {tuple(shape)}) needs {d} Tucker ranks, got {len(ranks)}: {ranks}"
-        )
-    for k, (r, n) in enumerate(zip(ranks, shape)):
-        if not isinstance(r, (int, np.integer)) or isinstance(r, bool) or r < 1:
-            raise ValueError(f"Tucker ranks must be positive integers, got ranks[{k}] = {r!r}")
-        if r > n:
-            raise ValueError(
-                f"Tucker rank r_{k} = {r} is larger than the mode size n_{k} = {n} (shape {tuple(shape)}): "
-                f"U_{k} of shape (n_{k}, r_{k}) cannot have more than n_{k} orthonormal columns"
-            )
-    return tuple(int(r) for r in ranks)
+    return flip(eigenvectors, 1), sigma
 
 
 # ---------------------------------------------------------------------------
 # HOSVD
 # ---------------------------------------------------------------------------
 
-def hosvd(tensor, ranks=None, eps=None) -> TuckerTensor:
+def hosvd(tensor, *, max_rank=None, eps=None) -> TuckerTensor:
     """Truncated higher-order SVD (HOSVD) of a tensor.
 
     Algorithm (De Lathauwer, De Moor & Vandewalle 2000):
@@ -209,17 +174,17 @@ def hosvd(tensor, ranks=None, eps=None) -> TuckerTensor:
     The Gram route knows the small singular values only to about
     ``sqrt(machine eps) sigma_max``, so for an ``eps`` at that level (1e-8 in
     float64, 3e-4 in float32) the guarantee holds only to that precision.
-    With ``ranks`` too, the ranks are capped and the bound may no longer hold.
+    With ``max_rank`` too, the ranks are capped and the bound may no longer hold.
 
     Parameters
     ----------
     tensor : array, shape (n_1, ..., n_d)
         NumPy array or torch tensor; float32/float64 or complex.
-    ranks : int or sequence of d ints, optional
-        ``(r_1, ..., r_d)`` with ``1 <= r_k <= n_k``; an int is used in every
-        mode. Default ``(n_1, ..., n_d)`` (an exact, orthogonal change of basis).
-        With ``eps`` too, these are upper bounds.
-    eps : float >= 0, optional
+    max_rank : int or sequence of d ints, optional
+        Upper bounds ``(r_1, ..., r_d)``, ``1 <= r_k <= n_k``: an int is used in
+        every mode, capped at ``n_k``; a sequence is checked (``r_k <= n_k``).
+        Default ``(n_1, ..., n_d)`` (an exact, orthogonal change of basis).
+    eps : float in [0, 1), optional
         Target relative error; chooses the ranks (see above).
 
     Returns
@@ -227,11 +192,15 @@ def hosvd(tensor, ranks=None, eps=None) -> TuckerTensor:
     TuckerTensor
         core of shape (r_1, ..., r_d), factors ``U_k`` of shape (n_k, r_k) with
         orthonormal columns, of the input's type, device and dtype.
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((4, 5, 6))
+    >>> hosvd(x, max_rank=3).rank, hosvd(x, max_rank=(2, 5, 6)).rank
+    ((3, 3, 3), (2, 5, 6))
     """
-    tensor = _check_input(tensor)
-    ranks = _check_ranks(tensor.shape if ranks is None else ranks, tensor.shape)
-    if eps is not None and not eps >= 0:
-        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+    tensor = check_tensor(tensor, "hosvd")
+    ranks = check_max_rank(max_rank, tensor.shape, "hosvd") or tuple(tensor.shape)
+    eps = check_eps(eps, "hosvd")
     budget = None if eps is None else eps**2 * norm(tensor) ** 2 / tensor.ndim
 
     factors = []
@@ -255,17 +224,17 @@ def _random_orthonormal(n: int, r: int, like, seed):
 
 def _initial_factors(tensor, ranks, init):
     if isinstance(init, TuckerTensor):
-        if init.shape != tuple(tensor.shape) or init.ranks != ranks:
+        if init.shape != tuple(tensor.shape) or init.rank != ranks:
             raise ValueError(
-                f"init has shape {init.shape} and ranks {init.ranks}; "
-                f"expected shape {tuple(tensor.shape)} and ranks {ranks}"
+                f"hooi: init has shape {init.shape} and rank {init.rank}; "
+                f"expected shape {tuple(tensor.shape)} and rank {ranks}"
             )
         return [Q for Q, _ in (qr(U) for U in init.factors)]  # orthonormalise the given factors
-    if init == "hosvd":
-        return hosvd(tensor, ranks).factors
-    if init == "random":
+    if isinstance(init, str) and init == "hosvd":
+        return hosvd(tensor, max_rank=ranks).factors
+    if isinstance(init, str) and init == "random":
         return [_random_orthonormal(n, r, tensor, seed=k) for k, (n, r) in enumerate(zip(tensor.shape, ranks))]
-    raise ValueError(f"unknown init {init!r}: expected 'hosvd', 'random' or a TuckerTensor")
+    raise ValueError(f"hooi: unknown init {init!r}: expected 'hosvd', 'random' or a TuckerTensor")
 
 
 def _project(tensor, factors, modes):
@@ -273,7 +242,7 @@ def _project(tensor, factors, modes):
     return multi_mode_product(tensor, [factors[m] for m in modes], modes=modes, transpose=True)
 
 
-def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_errors: bool = False):
+def hooi(tensor, rank, *, n_sweeps: int = 10, tol=None, init="hosvd", return_errors: bool = False):
     """Higher-order orthogonal iteration (HOOI): a better rank-(r_1..r_d) Tucker approximation.
 
     The best approximation with orthonormal factors maximises ``||G||`` with
@@ -303,8 +272,8 @@ def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_error
     ----------
     tensor : array, shape (n_1, ..., n_d)
         float32/float64 or complex.
-    ranks : int or sequence of d ints
-        ``(r_1, ..., r_d)``, ``1 <= r_k <= n_k``.
+    rank : int or sequence of d ints
+        ``(r_1, ..., r_d)``, ``1 <= r_k <= n_k`` (an int: every mode, capped at ``n_k``).
     n_sweeps : int >= 1
         Maximum number of sweeps.
     tol : float >= 0, optional
@@ -318,10 +287,16 @@ def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_error
     Returns
     -------
     TuckerTensor, or (TuckerTensor, list of float) with ``return_errors``.
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((6, 7, 8))
+    >>> t, errors = hooi(x, (2, 3, 2), n_sweeps=5, return_errors=True)
+    >>> t.rank, len(errors), errors[-1] <= errors[0]
+    ((2, 3, 2), 5, True)
     """
-    tensor = _check_input(tensor)
-    ranks = _check_ranks(ranks, tensor.shape)
-    check_sweeps(n_sweeps, tol)
+    tensor = check_tensor(tensor, "hooi")
+    ranks = check_rank(rank, tensor.shape, "hooi")
+    check_sweeps(n_sweeps, tol, "hooi")
     d = tensor.ndim
     factors = _initial_factors(tensor, ranks, init)
     norm_x = norm(tensor)
@@ -340,7 +315,7 @@ def hooi(tensor, ranks, n_sweeps: int = 10, tol=None, init="hosvd", return_error
             factors[k] = U[:, : ranks[k]]
         core = _project(projected, factors, [last])
         error_sq = norm_x**2 - norm(core) ** 2
-        errors.append(relative_error(tensor, norm_x, error_sq, TuckerTensor(core, factors)))
+        errors.append(sweep_error(tensor, norm_x, error_sq, TuckerTensor(core, factors)))
         if tol is not None and converged(errors, tol, tensor):
             break
 

@@ -4,7 +4,8 @@ Each suite is a module of this package with a ``run(args)`` function that
 returns a list of rows (dicts) and prints nothing itself; ``__main__`` prints
 them as one table per suite. Timings are medians of several repeats after a
 warm-up, measured with :func:`median_time`; they are numbers to *report*, never
-assertions in the test suite (timing tests are flaky on shared machines).
+assertions in the test suite (timing tests are flaky on shared machines). Errors
+are :func:`tnnlib.relative_error` of the result against the exact input.
 """
 from __future__ import annotations
 
@@ -35,13 +36,6 @@ def median_time(fn, repeats: int = 5, warmup: int = 1, sync=None) -> float:
             sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def rel_error(approx, exact) -> float:
-    """Relative Frobenius error ``||approx - exact|| / ||exact||`` of NumPy arrays."""
-    import numpy as np
-
-    return float(np.linalg.norm(approx - exact) / np.linalg.norm(exact))
 
 
 def format_table(rows, columns=None) -> str:

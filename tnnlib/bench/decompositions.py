@@ -33,9 +33,10 @@ import statistics
 import numpy as np
 
 from ..cp import cp_als, random_cp
+from ..tensor_ops import relative_error
 from ..tr import TRTensor, random_tr, tr_als, tr_svd
 from ..tucker import TuckerTensor, hooi, hosvd
-from . import median_time, rel_error
+from . import median_time
 
 NOISE = 1e-2
 
@@ -73,7 +74,7 @@ def _row(workload, method, exact, ours, theirs, repeats, warmup):
     row = {"workload": workload, "method": method}
     for name, pair in pairs.items():
         row[f"{name}_ms"] = 1e3 * statistics.median(times[name]) if pair else None
-        row[f"{name}_err"] = rel_error(pair[1](pair[0]()), exact) if pair else None
+        row[f"{name}_err"] = relative_error(exact, pair[1](pair[0]())) if pair else None
     row["ratio"] = row["tnnlib_ms"] / row["tensorly_ms"] if theirs is not None else None
     return row
 
@@ -82,7 +83,7 @@ def _tucker_rows(tl, repeats, warmup):
     rng = np.random.default_rng(0)
     core = rng.standard_normal((16, 16, 16))
     factors = [np.linalg.qr(rng.standard_normal((128, 16)))[0] for _ in range(3)]
-    X = _plus_noise(TuckerTensor(core, factors).to_tensor(), seed=1)
+    X = _plus_noise(TuckerTensor(core, factors).to_dense(), seed=1)
     workload = "W2 Tucker 128^3, ranks 16"
     theirs_hosvd = theirs_hooi = None
     if tl is not None:
@@ -90,16 +91,16 @@ def _tucker_rows(tl, repeats, warmup):
 
         theirs_hosvd = (lambda: tucker(X, [16] * 3, n_iter_max=0), tl.tucker_to_tensor)
         theirs_hooi = (lambda: tucker(X, [16] * 3, n_iter_max=10, tol=None), tl.tucker_to_tensor)
-    to_dense = TuckerTensor.to_tensor
+    to_dense = TuckerTensor.to_dense
     return [
-        _row(workload, "HOSVD", X, (lambda: hosvd(X, 16), to_dense), theirs_hosvd, repeats, warmup),
+        _row(workload, "HOSVD", X, (lambda: hosvd(X, max_rank=16), to_dense), theirs_hosvd, repeats, warmup),
         _row(workload, "HOOI, 10 sweeps", X, (lambda: hooi(X, 16, n_sweeps=10), to_dense), theirs_hooi,
              repeats, warmup),
     ]
 
 
 def _cp_rows(tl, repeats, warmup):
-    X = _plus_noise(random_cp((64, 64, 64), 10, seed=2).to_tensor(), seed=3)
+    X = _plus_noise(random_cp((64, 64, 64), 10, seed=2).to_dense(), seed=3)
     start = random_cp(X.shape, 10, seed=4)
     workload = "W3 CP 64^3, rank 10"
     theirs_svd = theirs_random = None
@@ -111,7 +112,7 @@ def _cp_rows(tl, repeats, warmup):
         theirs_random = (lambda: parafac(X, 10, n_iter_max=50, tol=0,
                                          init=TensorlyCP((start.weights.copy(), [f.copy() for f in start.factors]))),
                          tl.cp_to_tensor)
-    to_dense = type(start).to_tensor
+    to_dense = type(start).to_dense
     return [
         _row(workload, "CP-ALS, 50 sweeps, SVD start", X,
              (lambda: cp_als(X, 10, n_sweeps=50, init="svd"), to_dense), theirs_svd, repeats, warmup),
@@ -121,9 +122,9 @@ def _cp_rows(tl, repeats, warmup):
 
 
 def _tr_rows(tl, repeats, warmup):
-    X = _plus_noise(random_tr((8,) * 6, 6, seed=5).to_tensor(), seed=6)
+    X = _plus_noise(random_tr((8,) * 6, 6, seed=5).to_dense(), seed=6)
     workload = "W4 tensor ring (8,)^6, rank 6"
-    ranks = tr_svd(X, 6).ranks
+    ranks = tr_svd(X, max_rank=6).rank
     if tl is not None:
         start = TRTensor(tl.random.random_tr(X.shape, 6, random_state=0).factors)  # tensorly's own start
     else:
@@ -135,9 +136,9 @@ def _tr_rows(tl, repeats, warmup):
 
         theirs_svd = (lambda: tensor_ring(X, list(ranks)), tr_to_tensor)
         theirs_als = (lambda: tensor_ring_als(X, 6, n_iter_max=20, tol=0, random_state=0), tr_to_tensor)
-    to_dense = TRTensor.to_tensor
+    to_dense = TRTensor.to_dense
     return [
-        _row(workload, f"TR-SVD, max rank 6 -> ranks {ranks}", X, (lambda: tr_svd(X, 6), to_dense), theirs_svd,
+        _row(workload, f"TR-SVD, max rank 6 -> ranks {ranks}", X, (lambda: tr_svd(X, max_rank=6), to_dense), theirs_svd,
              repeats, warmup),
         _row(workload, "TR-ALS, 20 sweeps, same random start", X,
              (lambda: tr_als(X, 6, n_sweeps=20, init=start), to_dense), theirs_als, repeats, warmup),

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..tensor_ops import relative_error
 from ..tt import random_tt, tt_svd
 from ..ttm import random_ttm, ttm_svd
-from . import median_time, rel_error
+from . import median_time
 
 
 def _with_noise(x, level, seed):
@@ -44,8 +45,8 @@ def _measure(rows, workload, method, max_rank, fn, to_dense, exact, repeats, war
     seconds = median_time(fn, repeats=repeats, warmup=warmup)
     result = fn()
     rows.append({"workload": workload, "method": method, "max_rank": max_rank,
-                 "time_ms": 1e3 * seconds, "rel_error": rel_error(to_dense(result), exact),
-                 "ranks": str(tuple(result.rank if hasattr(result, "rank") else result.ranks)),
+                 "time_ms": 1e3 * seconds, "rel_error": relative_error(exact, to_dense(result)),
+                 "ranks": str(tuple(result.rank)),
                  "time_vs_tensorly": None, "error_vs_tensorly": None})
 
 
@@ -69,14 +70,14 @@ def run(args) -> list:
 
     # W1a: 1024 x 1024 TT-matrix, modes (4,)*5 x (4,)*5
     modes = (4, 4, 4, 4, 4)
-    W = _with_noise(random_ttm(modes, modes, 8, seed=0).to_matrix(), 1e-3, seed=1)
+    W = _with_noise(random_ttm(out_modes=modes, in_modes=modes, rank=8, seed=0).to_dense(), 1e-3, seed=1)
     for max_rank in (8, 16):
         start = len(rows)
         workload = f"W1a TT-matrix 1024x1024, r={max_rank}"
         for method, svd_method in (("tnnlib ttm_svd", "auto"), ("tnnlib ttm_svd (svd)", "svd")):
             _measure(rows, workload, method, max_rank,
-                     lambda m=svd_method: ttm_svd(W, modes, modes, max_rank=max_rank, method=m),
-                     lambda t: t.to_matrix(), W, repeats, warmup)
+                     lambda m=svd_method: ttm_svd(W, out_modes=modes, in_modes=modes, max_rank=max_rank, method=m),
+                     lambda t: t.to_dense(), W, repeats, warmup)
         if tl is not None:
             _measure(rows, workload, "tensorly tensor_train_matrix", max_rank,
                      lambda: tl[2](W.reshape(modes + modes), max_rank),
@@ -85,12 +86,12 @@ def run(args) -> list:
 
     # W1b: (8,)^8 tensor of TT rank 10 plus noise
     shape = (8,) * 8
-    X = _with_noise(random_tt(shape, 10, seed=2).to_tensor(), 1e-3, seed=3)
+    X = _with_noise(random_tt(shape, 10, seed=2).to_dense(), 1e-3, seed=3)
     start = len(rows)
     workload = "W1b TT-SVD (8,)^8, r=10"
     for method, svd_method in (("tnnlib tt_svd", "auto"), ("tnnlib tt_svd (svd)", "svd")):
         _measure(rows, workload, method, 10, lambda m=svd_method: tt_svd(X, max_rank=10, method=m),
-                 lambda t: t.to_tensor(), X, repeats, warmup)
+                 lambda t: t.to_dense(), X, repeats, warmup)
     if tl is not None:
         _measure(rows, workload, "tensorly tensor_train", 10, lambda: tl[1](X, 10),
                  lambda t: t.to_tensor(), X, repeats, warmup)
