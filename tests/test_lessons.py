@@ -1,4 +1,5 @@
 """lessons/ is generated from solutions/, and the generator guards against mistakes."""
+import base64
 import json
 import re
 import shutil
@@ -179,6 +180,7 @@ def test_a_folder_named_like_a_notebook_is_refused(tmp_path, capsys):
 def course_copy(tmp_path):
     shutil.copytree(REPO / "solutions", tmp_path / "solutions")
     shutil.copytree(REPO / "lessons", tmp_path / "lessons")
+    shutil.copytree(REPO / "figures", tmp_path / "figures")  # lessons embed the figures the solutions link
     (tmp_path / "solutions" / "99_extra.ipynb").write_text(json.dumps(GOOD))
     assert main(["--solutions", str(tmp_path / "solutions"), "--lessons", str(tmp_path / "lessons")]) == 0
     return tmp_path
@@ -287,3 +289,35 @@ def test_every_exercise_has_one_region_and_a_registered_checker(path):
     for number in headings:
         assert all(n.startswith(f"{lesson}.") for n in [number]), f"{path.name}: exercise {number} in lesson {lesson}"
     assert len(re.findall(r"= check\.\w+\(", code)) >= len(headings), f"{path.name}: every exercise calls its checker"
+
+
+def test_linked_figures_are_embedded_as_attachments(tmp_path):
+    """A lesson opened outside the repository still shows its figures (the solutions keep links)."""
+    png = b"\x89PNG\r\n\x1a\nnot really a picture"
+    (tmp_path / "chain.png").write_bytes(png)
+    nb = notebook(("markdown", "Look:\n\n![A chain](../figures/chain.png)"), ("code", "x = 1"))
+    cell = generate_notebook(nb, "x.ipynb", figures=tmp_path)["cells"][0]
+    assert cell["source"] == "Look:\n\n![A chain](attachment:chain.png)"
+    assert base64.b64decode(cell["attachments"]["chain.png"]["image/png"]) == png
+    assert "attachments" not in generate_notebook(nb, "x.ipynb")["cells"][0], "no figures folder: links kept"
+
+
+def test_missing_linked_figure_is_named(tmp_path):
+    nb = notebook(("markdown", "![gone](../figures/gone.png)"))
+    with pytest.raises(LessonError, match="figures/gone.png"):
+        generate_notebook(nb, "x.ipynb", figures=tmp_path)
+
+
+def test_slide_types_and_tags_are_kept_other_metadata_dropped():
+    nb = notebook(("markdown", "# Title"), ("code", "x = 1"))
+    nb["cells"][0]["metadata"] = {"slideshow": {"slide_type": "slide"}, "collapsed": True}
+    nb["cells"][1]["metadata"] = {"tags": ["nbval-ignore-output"], "scrolled": True}
+    cells = generate_notebook(nb, "x.ipynb")["cells"]
+    assert cells[0]["metadata"] == {"slideshow": {"slide_type": "slide"}}
+    assert cells[1]["metadata"] == {"tags": ["nbval-ignore-output"]}
+
+
+def test_committed_lessons_embed_every_linked_figure():
+    for path in sorted((REPO / "lessons").glob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        assert "../figures/" not in text, f"{path.name} links ../figures/: regenerate with python -m tnnlib.lessons"

@@ -14,7 +14,10 @@ code sits between nbgrader's markers, inside a function body::
 Generation replaces every such region by a stub that raises
 ``NotImplementedError`` naming the exercise (the number comes from the nearest
 ``Exercise N.M`` heading above it), strips outputs and execution counts, and
-keeps cell tags.
+keeps cell tags and slide types. Figures that a markdown cell links as
+``../figures/NAME.png`` are embedded in the lesson as cell attachments, so a
+lesson opened outside the repository (a class server, a hosted notebook
+service) still shows them; the solutions keep the links.
 
 A marker is a comment alone on its line: one or more ``#``, then ``BEGIN
 SOLUTION`` or ``END SOLUTION`` in any case and spacing (``### Begin
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import base64
 import difflib
 import json
 import os
@@ -57,6 +61,10 @@ NEAR_MISS = re.compile(r"\b(BEGIN|END)[\W_]*SOLUTION", re.IGNORECASE)
 #: nbgrader's own delimiters anywhere in a line (nbgrader acts on those wherever they are).
 TEXT_MARKER = re.compile(r"(?i:^\W*(?:BEGIN|END)[\W_]*SOLUTION\b)|BEGIN\s+SOLUTION|END\s+SOLUTION", re.MULTILINE)
 EXERCISE_HEADING = re.compile(r"^#+\s*Exercise\s+(\d+\.\d+)", re.MULTILINE)
+#: A figure linked from a markdown cell: ``![alt](../figures/NAME.png)``.
+FIGURE_LINK = re.compile(r"\]\(\.\./figures/([\w.-]+\.png)\)")
+#: Cell metadata kept in the lessons: tags (nbval, hygiene) and slide types (lecture decks).
+KEPT_METADATA = ("tags", "slideshow")
 REPO = Path(__file__).resolve().parent.parent
 _CELL_TYPES = ("code", "markdown", "raw")
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -194,8 +202,22 @@ def _check_notebook(solution, name: str) -> list:
     return solution["cells"]
 
 
-def generate_notebook(solution: dict, name: str) -> dict:
-    """The student version of one solution notebook (a new dict)."""
+def embed_figures(source: str, figures: Path, where: str) -> tuple[str, dict]:
+    """Replace ``../figures/NAME.png`` links by ``attachment:NAME.png``; return the new source and
+    the attachments (``{NAME: {"image/png": base64}}``). A missing figure is a LessonError."""
+    attachments = {}
+    for name in FIGURE_LINK.findall(source):
+        path = Path(figures) / name
+        if not path.is_file():
+            raise LessonError(f"{where}: links figures/{name}, which does not exist "
+                              "(draw it with `python -m tnnlib.figures`)")
+        attachments[name] = {"image/png": base64.b64encode(path.read_bytes()).decode("ascii")}
+    return FIGURE_LINK.sub(lambda m: f"](attachment:{m.group(1)})", source), attachments
+
+
+def generate_notebook(solution: dict, name: str, figures: Path | None = None) -> dict:
+    """The student version of one solution notebook (a new dict); with ``figures`` (the folder of
+    the course's figures), linked figures are embedded as attachments (:func:`embed_figures`)."""
     cells, number = [], None
     for index, cell in enumerate(_check_notebook(solution, name)):
         where = f"{name}, cell {index}"
@@ -208,10 +230,14 @@ def generate_notebook(solution: dict, name: str) -> dict:
             if TEXT_MARKER.search(source):
                 raise LessonError(f"{where}: solution markers in a {kind} cell; they belong in code cells")
             new = {k: v for k, v in cell.items() if k != "outputs"}
+            if kind == "markdown" and figures is not None:
+                new["source"], attachments = embed_figures(source, figures, where)
+                if attachments:
+                    new["attachments"] = attachments
         else:
             new = dict(cell, source=strip_solutions(source, number, where), outputs=[], execution_count=None)
-        tags = cell.get("metadata", {}).get("tags")
-        new["metadata"] = {"tags": tags} if tags else {}
+        metadata = cell.get("metadata", {})
+        new["metadata"] = {key: metadata[key] for key in KEPT_METADATA if metadata.get(key)}
         new["source"] = new["source"] if isinstance(new["source"], str) else "".join(new["source"])
         cells.append(new)
     meta = solution.get("metadata", {})
@@ -240,7 +266,7 @@ def generate_all(solutions: Path) -> dict[str, str]:
             raise LessonError(f"{path.name}: not valid notebook JSON ({err})") from None
         except (OSError, UnicodeDecodeError) as err:
             raise LessonError(f"{path.name}: cannot be read as a notebook ({err})") from None
-        lesson = generate_notebook(solution, path.name)
+        lesson = generate_notebook(solution, path.name, figures=Path(solutions).parent / "figures")
         leaked = [line for cell in lesson["cells"] for line in cell["source"].splitlines() if TEXT_MARKER.search(line)]
         if leaked:  # cannot happen by construction; never write a solution marker into lessons/
             raise LessonError(f"{path.name}: the generated lesson still holds a solution marker: {leaked[0].strip()}")
