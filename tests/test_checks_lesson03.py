@@ -4,11 +4,11 @@ import re
 import numpy as np
 import pytest
 
-from checker_contract import make_contract_tests
 from tnnlib.checking import ExerciseFailed
 from tnnlib.checks import lesson03
-from tnnlib.tt import TTTensor
+from tnnlib.tt import TTTensor, inner, left_orthogonalize, tt_svd
 
+from checker_contract import make_contract_tests, make_import_test, policy_wrong_answers
 
 # --- 3.1: contract a train -----------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ def _tt_svd_factory(carry_s=True, order="C", extra_rank=0, s_into_core=False):
 
 
 def _tt_svd_rescaled(tensor, max_rank):           # right tensor and error, but G_1 is not left-orthogonal
-    cores = list(lesson03._tt.tt_svd(tensor, max_rank, method="svd").cores)
+    cores = list(tt_svd(tensor, max_rank=max_rank, method="svd").cores)
     cores[0], cores[1] = 2.0 * cores[0], 0.5 * cores[1]
     return TTTensor(cores)
 
@@ -98,7 +98,7 @@ def _inner_product_of_cores(a, b):                  # the product of the cores' 
 
 
 def _inner_full(a, b):                              # forms the full tensors (the exercise forbids it)
-    return float(np.vdot(a.to_tensor(), b.to_tensor()))
+    return float(np.vdot(a.to_dense(), b.to_dense()))
 
 
 def _inner_one_slice(a, b):                         # forgets the sum over i_k: only i_k = 0
@@ -106,6 +106,13 @@ def _inner_one_slice(a, b):                         # forgets the sum over i_k: 
     for g, h in zip(a.cores, b.cores):
         m = g[:, 0, :].T @ m @ h[:, 0, :]
     return m[0, 0]
+
+
+def _inner_as_matrix(a, b):                         # right value, but the 1 x 1 matrix M_d, not the number
+    m = np.ones((1, 1))
+    for g, h in zip(a.cores, b.cores):
+        m = sum(g[:, i, :].T @ m @ h[:, i, :] for i in range(g.shape[1]))
+    return m
 
 
 # --- 3.5: QTT image ---------------------------------------------------------------------------------
@@ -125,15 +132,28 @@ def _qtt_lsb_first(image):                          # least significant bit firs
     return t.transpose(tuple(range(k))[::-1])
 
 
+def _qtt_rounded(image):                            # the right places, values changed in the last digits
+    return lesson03.reference_image_to_qtt(image) * (1 + 1e-12)
+
+
+def _svd(tensor, max_rank):
+    return tt_svd(tensor, max_rank=max_rank, method="svd")
+
+
 WRONG_ANSWERS = {
-    "3.1": [_contract_keeping_boundaries, _contract_mixing_rank_and_mode, _contract_reversed],
+    "3.1": [_contract_keeping_boundaries, _contract_mixing_rank_and_mode, _contract_reversed,
+            *policy_wrong_answers(lesson03.reference_tt_to_tensor)],
     "3.2": [_tt_svd_factory(carry_s=False), _tt_svd_factory(order="F"), _tt_svd_factory(extra_rank=1),
-            _tt_svd_factory(extra_rank=-1), _tt_svd_factory(s_into_core=True)],
+            _tt_svd_factory(extra_rank=-1), _tt_svd_factory(s_into_core=True),
+            lambda tensor, max_rank: list(_svd(tensor, max_rank).cores),     # a list of cores, not a TTTensor
+            *policy_wrong_answers(_svd)],
     "3.3": [_left_orth_factory(unfolding="wrong"), _left_orth_factory(pass_r=False),
             _left_orth_factory(last_too=True), _left_orth_factory(in_place=True),
-            _left_orth_factory(complete=True)],
-    "3.4": [_inner_product_of_cores, _inner_full, _inner_one_slice],
-    "3.5": [_qtt_plain_reshape, _qtt_column_major, _qtt_lsb_first],
+            _left_orth_factory(complete=True), *policy_wrong_answers(left_orthogonalize)],
+    "3.4": [_inner_product_of_cores, _inner_full, _inner_one_slice, _inner_as_matrix,
+            *policy_wrong_answers(inner, number=True)],
+    "3.5": [_qtt_plain_reshape, _qtt_column_major, _qtt_lsb_first, _qtt_rounded,
+            *policy_wrong_answers(lesson03.reference_image_to_qtt)],
 }
 
 (test_reference_passes, test_stub_is_pending_and_falls_back, test_crash_is_reported_as_the_learners,
@@ -153,6 +173,14 @@ def test_the_wrong_answers_fail_for_the_intended_reason():
         (lesson03.tt_inner, _inner_full, "must not form the full tensor"),
         (lesson03.image_to_qtt, _qtt_plain_reshape, "i_m = 2 b_m + c_m"),
         (lesson03.tt_svd, _tt_svd_rescaled, "not left-orthogonal"),
+        (lesson03.tt_svd, WRONG_ANSWERS["3.2"][5], "expected a TTTensor"),
+        (lesson03.tt_inner, _inner_as_matrix, "expected one number, got NumPy array of shape (1, 1)"),
+        (lesson03.image_to_qtt, _qtt_rounded, "at the right index"),
+        (lesson03.image_to_qtt, WRONG_ANSWERS["3.5"][-2], "float32: use float64"),
+        (lesson03.tt_to_tensor, WRONG_ANSWERS["3.1"][-2], "float32: use float64"),
+        (lesson03.tt_inner, WRONG_ANSWERS["3.4"][-2], "float32: use float64"),
+        (lesson03.tt_to_tensor, WRONG_ANSWERS["3.1"][-1], "expected a NumPy array, got torch tensor"),
+        (lesson03.tt_svd, WRONG_ANSWERS["3.2"][-1], "expected a NumPy array, got torch tensor"),
     ]
     for checker, answer, message in expectations:
         with pytest.raises(ExerciseFailed, match=re.escape(message)):
@@ -168,3 +196,6 @@ def test_image_to_qtt_reference_round_trip_and_errors():
     for bad in (np.zeros((6, 6)), np.zeros((4, 8)), np.zeros((1, 1))):
         with pytest.raises(ValueError, match="2\\^k x 2\\^k"):
             lesson03.reference_image_to_qtt(bad)
+
+
+test_import = make_import_test(lesson03)

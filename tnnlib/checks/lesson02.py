@@ -1,8 +1,26 @@
-"""Checkers of lesson 02: the best rank-r approximation, choosing a rank, parameter counts."""
+"""Checkers of lesson 02: the best rank-r approximation, choosing a rank, parameter counts.
+
+The lesson computes in NumPy: matrices come back as float64 NumPy arrays, ranks and
+counts as integers (the policy of :mod:`tnnlib.checking`).
+"""
 import numpy as np
 
-from ..checking import exercise, expect, expect_close, expect_equal, expect_orthonormal_columns, expect_shape
-from ..svd import low_rank_approx, low_rank_params as _low_rank_params, rank_for_energy as _rank_for_energy
+from ..checking import (
+    ATOL,
+    RTOL,
+    describe,
+    exercise,
+    expect,
+    expect_array,
+    expect_close,
+    expect_equal,
+    expect_integer,
+    expect_orthonormal_columns,
+    expect_shape,
+)
+from ..svd import low_rank_approx
+from ..svd import low_rank_params as _low_rank_params
+from ..svd import rank_for_energy as _rank_for_energy
 from ..svd import truncated_svd as _truncated_svd
 
 # Singular values of the test matrices: distinct (so the best rank-r approximation is unique),
@@ -24,26 +42,20 @@ def _matrix(shape, seed=0):
     return (u * s) @ v.T
 
 
-def _is_int(x) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
-
-
 @exercise("2.1", "best rank-r approximation", reference=low_rank_approx)
 def rank_r_approx(answer):
     for shape, s in _SPECTRA.items():
         a = _matrix(shape)
         for r in range(1, len(s) + 1):
             what = f"rank_r_approx(A, {r}) for A of shape {shape} with singular values {s.tolist()}"
-            got = answer(a, r)
-            expect_shape(got, shape, what + " (the approximation is a matrix of A's shape)")
-            got = np.asarray(got)
+            got = expect_array(answer(a, r), what, shape=shape)
             tail = float(np.sqrt((s[r:] ** 2).sum()))
             error = float(np.linalg.norm(a - got))
-            expect(np.isclose(error, tail, rtol=1e-6, atol=1e-9),
+            expect(abs(error - tail) <= RTOL * tail + ATOL * max(1.0, float(s[0])),
                    f"{what}: ||A - A_r||_F should be sqrt(s_{r + 1}^2 + ...) = {tail:.6g} "
                    f"(Eckart-Young: keep the r LARGEST singular triplets, with their singular values), "
                    f"got {error:.6g}")
-            expect_close(got, low_rank_approx(a, r), what, rtol=1e-7, atol=1e-9)
+            expect_close(got, low_rank_approx(a, r), what)
     return "Matches U_r diag(S_r) Vh_r for every rank of a tall, a wide and a square matrix."
 
 
@@ -61,15 +73,14 @@ def rank_for_energy(answer):
         shown = s.tolist() if len(s) < 10 else f"{len(s)} random decreasing values"
         for energy in energies:
             what = f"rank_for_energy(S, {energy}) for S = {shown}"
-            got = answer(s.copy(), energy)
-            expect(_is_int(got), f"{what}: return an integer rank, got {got!r}")
+            got = expect_integer(answer(s.copy(), energy), f"{what}: the rank")
             expected = _rank_for_energy(s, energy)
             hint = ("the smallest r with s_1^2 + ... + s_r^2 >= energy * (s_1^2 + ... + s_k^2): "
                     "squares of the singular values, and '>=' on the boundary")
             if energy == 1.0:
                 hint += ("; energy 1.0 keeps every non-zero singular value and never more than len(S) "
                          "(rounding can leave cumsum(S**2)[-1] / sum(S**2) a hair below 1)")
-            expect_equal(int(got), expected, f"{what} ({hint})")
+            expect_equal(got, expected, f"{what} ({hint})")
     return "Right on a short, a flat (ties on the boundaries), a rank-2 and a long spectrum, energy 1.0 included."
 
 
@@ -82,8 +93,8 @@ def truncated_svd(answer):
             what = f"truncated_svd(A, eps={eps}) for A of shape {shape} with singular values {s.tolist()}"
             got = answer(a, eps=eps)
             expect(isinstance(got, (tuple, list)) and len(got) == 3,
-                   f"{what}: return the three factors (U, S, Vh), got {type(got).__name__}")
-            u, sv, vh = (np.asarray(x) for x in got)
+                   f"{what}: return the three factors (U, S, Vh), got {describe(got)}")
+            u, sv, vh = (expect_array(x, f"{what}: {name}") for x, name in zip(got, ("U", "S", "Vh")))
             _, s_ref, _ = _truncated_svd(a, eps=eps)
             r = len(s_ref)
             tails = [float(np.sqrt((s[k:] ** 2).sum())) for k in range(len(s) + 1)]
@@ -97,7 +108,7 @@ def truncated_svd(answer):
             expect_orthonormal_columns(u, f"{what}: U")
             expect_orthonormal_columns(vh.T, f"{what}: Vh (its rows)")
             expect_close((u * sv) @ vh, low_rank_approx(a, r), f"{what}: U diag(S) Vh (the best rank-{r} "
-                         f"approximation of A)", rtol=1e-7, atol=1e-9)
+                         f"approximation of A)")
     return "Smallest rank with relative error <= eps, orthonormal factors, on three matrices and four eps each."
 
 
@@ -105,9 +116,8 @@ def truncated_svd(answer):
 def low_rank_params(answer):
     for m, n, r in [(784, 256, 32), (4096, 4096, 16), (10, 3, 3), (1, 5, 1), (300, 20, 7)]:
         what = f"low_rank_params({m}, {n}, {r})"
-        got = answer(m, n, r)
-        expect(_is_int(got), f"{what}: return an integer number of parameters, got {got!r}")
-        expect_equal(int(got), _low_rank_params(m, n, r),
+        got = expect_integer(answer(m, n, r), f"{what}: the number of parameters")
+        expect_equal(got, _low_rank_params(m, n, r),
                      f"{what} (X is m x r, Y is r x n; the singular values are absorbed in one of them)")
     return "r (m + n) for square, tall, wide and tiny matrices."
 
@@ -124,9 +134,7 @@ def break_even_rank_reference(m: int, n: int) -> int:
 def break_even_rank(answer):
     for m, n in [(4, 4), (784, 256), (4096, 4096), (3, 6), (1, 10), (1000, 10)]:
         what = f"break_even_rank({m}, {n})"
-        got = answer(m, n)
-        expect(_is_int(got), f"{what}: return an integer rank, got {got!r}")
-        r = int(got)
+        r = expect_integer(answer(m, n), f"{what}: the rank")
         expected = break_even_rank_reference(m, n)
         expect_equal(r, expected, f"{what}: the largest r with r (m + n) < m n = {m * n} (strictly fewer "
                                   f"parameters; 0 if there is none). Your r gives r (m + n) = {r * (m + n)}")

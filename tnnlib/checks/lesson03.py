@@ -1,13 +1,30 @@
-"""Checkers of lesson 03: tensor train (contraction, TT-SVD, left-orthogonalization, inner product, QTT)."""
+"""Checkers of lesson 03: tensor train (contraction, TT-SVD, left-orthogonalization, inner product, QTT).
+
+The lesson computes in NumPy: full tensors come back as float64 NumPy arrays,
+trains as ``TTTensor``s of float64 NumPy cores, the inner product as one number
+(the policy of :mod:`tnnlib.checking`).
+"""
 import numpy as np
 
 from .. import tt as _tt
-from ..checking import ExerciseFailed, describe, exercise, expect, expect_close, expect_equal, expect_shape
+from ..checking import (
+    ATOL,
+    RTOL,
+    ExerciseFailed,
+    describe,
+    exercise,
+    expect,
+    expect_array,
+    expect_close,
+    expect_equal,
+    expect_number,
+)
+from ..tensor_ops import relative_error
 
 
 def reference_tt_to_tensor(tt):
-    """The full tensor of a TTTensor (reference of exercise 3.1: ``tt.to_tensor()``)."""
-    return tt.to_tensor()
+    """The full tensor of a TTTensor (reference of exercise 3.1: ``tt.to_dense()``)."""
+    return tt.to_dense()
 
 
 def reference_image_to_qtt(image):
@@ -32,10 +49,10 @@ def reference_image_to_qtt(image):
 # --------------------------------------------------------------------------
 
 class _NoFullTensor(_tt.TTTensor):
-    """A TTTensor whose ``to_tensor`` refuses: for exercises that must not form the full tensor."""
+    """A TTTensor whose ``to_dense`` refuses: for exercises that must not form the full tensor."""
 
-    def to_tensor(self):
-        raise RuntimeError("this exercise must not form the full tensor (your code called to_tensor())")
+    def to_dense(self):
+        raise RuntimeError("this exercise must not form the full tensor (your code called to_dense())")
 
 
 def _no_full(tt):
@@ -43,15 +60,12 @@ def _no_full(tt):
 
 
 def _cores_of(result, what):
-    """The cores of a returned TTTensor (a list of cores is accepted too)."""
-    if isinstance(result, _tt.TTTensor):
-        return list(result.cores)
-    if isinstance(result, (list, tuple)) and all(isinstance(c, np.ndarray) for c in result):
-        try:
-            return list(_tt.TTTensor(list(result)).cores)
-        except (TypeError, ValueError) as err:
-            raise ExerciseFailed(f"{what}: the cores you returned do not form a tensor train: {err}") from None
-    raise ExerciseFailed(f"{what}: expected a TTTensor (return TTTensor(cores)), got {describe(result)}")
+    """The cores of a returned TTTensor: float64 NumPy arrays (the cells below use ``.rank``, ``.to_dense()``...)."""
+    if not isinstance(result, _tt.TTTensor):
+        hint = " of cores" if isinstance(result, (list, tuple)) else ""
+        raise ExerciseFailed(f"{what}: expected a TTTensor (return TTTensor(cores): the cells below use its .rank, "
+                             f".n_params and .to_dense()), got {describe(result)}{hint}")
+    return [expect_array(core, f"{what}: core G_{k}") for k, core in enumerate(result.cores, start=1)]
 
 
 def _ranks(cores):
@@ -59,7 +73,7 @@ def _ranks(cores):
 
 
 def _full(cores):
-    return _tt.TTTensor(list(cores)).to_tensor()
+    return _tt.TTTensor(list(cores)).to_dense()
 
 
 def _snapshot(tt):
@@ -73,13 +87,9 @@ def _expect_input_unchanged(tt, before, what):
                  f"e.g. cores = list(tt.cores), and build a new TTTensor)")
 
 
-def _relative_error(a, b):
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
 def _lowrank_plus_noise(shape, ranks, noise, seed):
     """A full tensor: a random TT of the given ranks plus a little Gaussian noise."""
-    x = _tt.random_tt(shape, ranks, seed=seed).to_tensor()
+    x = _tt.random_tt(shape, ranks, seed=seed).to_dense()
     return x + noise * np.random.default_rng(seed + 100).standard_normal(shape)
 
 
@@ -95,10 +105,10 @@ def tt_to_tensor(answer):
     for k, (shape, ranks) in enumerate(_TRAINS):
         tt = _tt.random_tt(shape, ranks, seed=10 + k)
         before = _snapshot(tt)
-        what = f"tt_to_tensor(tt) for a TT of shape {shape} and ranks {tt.ranks}"
-        got = answer(tt)
-        expect_shape(got, shape, what + " (drop the boundary ranks r_0 = r_d = 1)")
-        expect_close(got, tt.to_tensor(), what, rtol=1e-8, atol=1e-10)
+        what = f"tt_to_tensor(tt) for a TT of shape {shape} and ranks {tt.rank}"
+        got = expect_array(answer(tt), what)
+        expect_equal(got.shape, shape, what + ": the shape (drop the boundary ranks r_0 = r_d = 1)")
+        expect_close(got, tt.to_dense(), what)
         _expect_input_unchanged(tt, before, what)
     return "Orders 1, 3, 5 and 6, with unequal ranks and mode sizes, give the right full tensor."
 
@@ -113,13 +123,13 @@ def tt_svd(answer):
         x = _lowrank_plus_noise(shape, true_ranks, noise=0.05, seed=20 + k)
         ref = _tt.tt_svd(x, max_rank=max_rank, method="svd")
         what = f"tt_svd(A, max_rank={max_rank}) for A of shape {shape} (a TT of ranks {true_ranks} plus noise)"
-        cores = _cores_of(answer(x.copy(), max_rank), what)
+        cores = _cores_of(answer(x.copy(), max_rank=max_rank), what)
         expect_equal(tuple(int(c.shape[1]) for c in cores), shape, what + ": mode sizes n_k of the cores")
-        expect_equal(_ranks(cores), ref.ranks,
+        expect_equal(_ranks(cores), ref.rank,
                      what + ": TT ranks (r_k = min(max_rank, rank of the k-th unfolding); "
                             "r_k can exceed neither r_{k-1} n_k nor n_{k+1}...n_d)")
-        err, ref_err = _relative_error(_full(cores), x), _relative_error(ref.to_tensor(), x)
-        expect(abs(err - ref_err) <= 1e-6 * ref_err + 1e-10,
+        err, ref_err = relative_error(x, _full(cores)), relative_error(x, ref)
+        expect(abs(err - ref_err) <= RTOL * ref_err + ATOL,
                f"{what}: relative error ||A - TT|| / ||A|| is {err:.6g}, TT-SVD gives {ref_err:.6g} "
                f"(reshape C to (r_(k-1) n_k, rest) in C order, keep U as the core, carry S V^T on)")
         for m, core in enumerate(cores[:-1], start=1):
@@ -135,18 +145,17 @@ def left_orthogonalize(answer):
     cases = [((3, 4, 5), [2, 3]), ((2, 3, 4, 3, 2), [2, 5, 5, 2]), ((4, 4, 4, 4), [1, 8, 3]), ((7,), 1)]
     for k, (shape, ranks) in enumerate(cases):
         tt = _tt.random_tt(shape, ranks, seed=30 + k) * 3.0
-        full, before = tt.to_tensor(), _snapshot(tt)
-        what = f"left_orthogonalize(tt) for a TT of shape {shape} and ranks {tt.ranks}"
+        full, before = tt.to_dense(), _snapshot(tt)
+        what = f"left_orthogonalize(tt) for a TT of shape {shape} and ranks {tt.rank}"
         cores = _cores_of(answer(tt), what)
         _expect_input_unchanged(tt, before, what)
         expect_equal(tuple(int(c.shape[1]) for c in cores), shape, what + ": mode sizes")
         ranks_got = _ranks(cores)
-        expect(all(a <= b for a, b in zip(ranks_got, tt.ranks)),
-               f"{what}: ranks grew from {tt.ranks} to {ranks_got} (use the reduced QR: Q of shape "
+        expect(all(a <= b for a, b in zip(ranks_got, tt.rank)),
+               f"{what}: ranks grew from {tt.rank} to {ranks_got} (use the reduced QR: Q of shape "
                f"(r_(k-1) n_k, min(r_(k-1) n_k, r_k)))")
         expect_close(_full(cores), full, what + ": the tensor must not change (QR of the (r_(k-1) n_k) x r_k "
-                                     "unfolding in C order; R multiplied into the next core)",
-                     rtol=1e-8, atol=1e-10)
+                                     "unfolding in C order; R multiplied into the next core)")
         for m, core in enumerate(cores[:-1], start=1):
             expect(_tt.is_left_orthogonal(core, tol=1e-8),
                    f"{what}: core G_{m} is not left-orthogonal (QR of its (r_(k-1) n_k) x r_k unfolding, "
@@ -159,17 +168,13 @@ def tt_inner(answer):
     cases = [((3, 4, 5), 2, 3), ((2, 3, 2, 3), [2, 3, 2], [1, 2, 3]), ((6,), 1, 1), ((2,) * 12, 3, 4)]
     for k, (shape, ranks_a, ranks_b) in enumerate(cases):
         a, b = _tt.random_tt(shape, ranks_a, seed=40 + k), _tt.random_tt(shape, ranks_b, seed=50 + k)
-        expected = float(np.vdot(a.to_tensor(), b.to_tensor()))
-        what = f"tt_inner(a, b) for TTs of shape {shape} and ranks {a.ranks}, {b.ranks}"
-        got = answer(_no_full(a), _no_full(b))
-        try:
-            value = float(np.asarray(got).item())
-        except (TypeError, ValueError):
-            raise ExerciseFailed(f"{what}: expected one number, got {describe(got)}") from None
-        expect_close(value, expected, what, rtol=1e-8, atol=1e-10)
-        self_product = float(np.asarray(answer(_no_full(a), _no_full(a))).item())
-        expect_close(self_product, float(np.vdot(a.to_tensor(), a.to_tensor())), f"tt_inner(a, a) = ||a||^2 "
-                     f"for a TT of shape {shape}", rtol=1e-8, atol=1e-10)
+        expected = float(np.vdot(a.to_dense(), b.to_dense()))
+        what = f"tt_inner(a, b) for TTs of shape {shape} and ranks {a.rank}, {b.rank}"
+        value = expect_number(answer(_no_full(a), _no_full(b)), what)
+        expect_close(value, expected, what)
+        self_what = f"tt_inner(a, a) = ||a||^2 for a TT of shape {shape}"
+        self_product = expect_number(answer(_no_full(a), _no_full(a)), self_what)
+        expect_close(self_product, float(np.vdot(a.to_dense(), a.to_dense())), self_what)
     return "Four pairs of trains (different ranks, orders 1 to 12) and <a, a> = ||a||^2, without full tensors."
 
 
@@ -179,13 +184,16 @@ def image_to_qtt(answer):
         side = 2 ** k
         image = np.random.default_rng(60 + k).random((side, side))
         what = f"image_to_qtt(image) for a {side} x {side} image"
-        got = answer(image.copy())
-        expect_shape(got, (4,) * k, what)
-        got = np.asarray(got)
+        got = expect_array(answer(image.copy()), what, shape=(4,) * k)
         for row, col in [(0, side - 1), (side - 1, 0), (1, 0), (0, 1), (side - 1, side - 2), (side // 2, 1)]:
             bits_r = [(row >> (k - m)) & 1 for m in range(1, k + 1)]
             bits_c = [(col >> (k - m)) & 1 for m in range(1, k + 1)]
             index = tuple(2 * b + c for b, c in zip(bits_r, bits_c))
+            if got[index] != image[row, col] and np.isclose(got[index], image[row, col], rtol=1e-6, atol=0):
+                raise ExerciseFailed(
+                    f"{what}: pixel (row {row}, col {col}) is at the right index {index}, but its value changed "
+                    f"in the last digits: {got[index]!r} instead of {image[row, col]!r}. Moving pixels "
+                    f"(reshape, transpose) copies them exactly; do not compute with them or convert their dtype")
             expect(got[index] == image[row, col],
                    f"{what}: pixel (row {row}, col {col}) has row bits {bits_r} and column bits {bits_c} "
                    f"(most significant first), so it belongs at index i_m = 2 b_m + c_m = {index}; "
