@@ -141,7 +141,7 @@ def run_check(ex: Exercise, answer):
     except _NotDoneYet:
         OUTCOMES[ex.number] = Outcome(answer, "not done", "not done yet")
         print(f"Exercise {ex.number} ({ex.title}): not done yet. "
-              f"The cells below use the reference {ex.reference_name}.")
+              "The cells below use the course's reference solution until yours passes.")
         return ex.reference
     except ExerciseFailed as failure:
         message = f"Exercise {ex.number} ({ex.title}): {failure}"
