@@ -1,13 +1,19 @@
-"""Checkers of lesson 04 (Tucker and CP) keep the contract (see checker_contract.py)."""
+"""Checkers of lesson 04 (Tucker and CP) keep the contract (see checker_contract.py); the lesson keeps its promises."""
+import ast
+import json
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from checker_contract import make_contract_tests
+from tnnlib.checking import ExerciseFailed
 from tnnlib.checks import lesson04
-from tnnlib.cp import khatri_rao, mttkrp
+from tnnlib.cp import khatri_rao, mttkrp, random_cp
 from tnnlib.tensor_ops import multi_mode_product, unfold
 from tnnlib.tucker import TuckerTensor
+
+from checker_contract import make_contract_tests
 
 
 def _hosvd_smallest(x, ranks):                 # eigh sorts eigenvalues increasingly: took the smallest
@@ -92,3 +98,106 @@ WRONG_ANSWERS = {
 
 (test_reference_passes, test_stub_is_pending_and_falls_back, test_crash_is_reported_as_the_learners,
  test_at_least_two_wrong_answers, test_wrong_answer_fails) = make_contract_tests(lesson04, WRONG_ANSWERS)
+
+
+# --------------------------------------------------------------------------
+# Correct answers written differently pass; messages say what they check
+# --------------------------------------------------------------------------
+
+def _hosvd_by_svd(x, max_rank):                 # the SVD of the unfoldings instead of the Gram matrices
+    factors = _leading(x, max_rank)
+    return TuckerTensor(multi_mode_product(x, factors, transpose=True), factors)
+
+
+def _hosvd_flipped_signs(x, max_rank):          # eigh, largest by argsort, one factor's columns negated
+    factors = []
+    for k, r in enumerate(max_rank):
+        values, vectors = np.linalg.eigh(unfold(x, k) @ unfold(x, k).T)
+        factors.append(vectors[:, np.argsort(values)[::-1][:r]] * (-1) ** k)
+    return TuckerTensor(multi_mode_product(x, factors, transpose=True), factors)
+
+
+def _mttkrp_einsum(tensor, factors, mode):      # order 3 and 4 by einsum, no Khatri-Rao product formed
+    letters = "abcd"[:tensor.ndim]
+    others = [m for m in range(tensor.ndim) if m != mode]
+    spec = letters + "," + ",".join(letters[m] + "r" for m in others) + "->" + letters[mode] + "r"
+    return np.einsum(spec, tensor, *[factors[m] for m in others])
+
+
+def _update_by_solve(tensor, factors, mode):    # solve the normal equations instead of the pseudo-inverse
+    gram = np.ones((factors[0].shape[1],) * 2)
+    for m, f in enumerate(factors):
+        if m != mode:
+            gram = gram * (f.T @ f)
+    return np.linalg.solve(gram, mttkrp(tensor, factors, mode).T).T
+
+
+@pytest.mark.parametrize("number,answer", [("4.1", _hosvd_by_svd), ("4.1", _hosvd_flipped_signs),
+                                           ("4.3", _mttkrp_einsum), ("4.4", _update_by_solve),
+                                           ("4.5", lambda shape, rank: int(np.prod(rank)) + int(np.dot(shape, rank)))])
+def test_correct_answers_written_differently_pass(number, answer, capsys):
+    checker = {"4.1": lesson04.hosvd, "4.3": lesson04.mttkrp, "4.4": lesson04.cp_als_update,
+               "4.5": lesson04.tucker_params}[number]
+    assert checker(answer) is answer
+    assert "passed" in capsys.readouterr().out
+
+
+def test_hosvd_message_names_the_subspace_not_matrix_positions():
+    # issue 15: the message said "36 of 36 positions" (the entries of U U^T) for a 6 x 3 factor
+    with pytest.raises(ExerciseFailed) as info:
+        lesson04.hosvd(_hosvd_smallest)
+    message = str(info.value)
+    assert "positions" not in message
+    assert "U_0 (6 x 3) must span the 3 leading left singular vectors of the mode-0 unfolding" in message
+    assert "3 of those 3 vectors stick out of your subspace" in message and "LARGEST eigenvalues" in message
+
+
+def test_tucker_params_rejects_a_whole_float():
+    with pytest.raises(ExerciseFailed, match=r"expected an integer, got 224\.0, a float"):
+        lesson04.tucker_params(lambda shape, rank: float(lesson04._tucker_params(shape, rank)))
+
+
+# --------------------------------------------------------------------------
+# The lesson itself (solutions/04): the setup guard, asserts that explain themselves, the CP count
+# --------------------------------------------------------------------------
+
+LESSON = Path(__file__).resolve().parent.parent / "solutions" / "04_tucker_cp.ipynb"
+
+
+def _guard():
+    """The setup guard of the course, as lesson 00 has it (its setup cell up to the first blank line)."""
+    cells = json.loads((LESSON.parent / "00_orientation.ipynb").read_text())["cells"]
+    setup = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    return setup.split("\n\n")[0]
+
+
+def _cells(kind):
+    return [("".join(c["source"]), c.get("id")) for c in json.loads(LESSON.read_text())["cells"]
+            if c["cell_type"] == kind]
+
+
+def test_setup_cell_starts_with_the_guard():
+    guard = _guard()
+    assert guard.startswith("try:\n    import tnnlib") and "restart the kernel" in guard
+    assert _cells("code")[0][0].startswith(guard + "\n")
+
+
+def test_every_assert_of_the_lesson_says_what_it_expected():
+    bare = []
+    for source, cell_id in _cells("code"):
+        python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+        bare += [f"cell {cell_id}, line {node.lineno}" for node in ast.walk(ast.parse(python))
+                 if isinstance(node, ast.Assert) and node.msg is None]
+    assert not bare, f"asserts without a message in {LESSON.name}: {bare}"
+
+
+def test_cp_parameter_convention_is_stated():
+    # issue 15: R (1 + sum n_k) here, R sum n_k in lesson 06's table; lesson 04 says which and why
+    prose = "\n".join(source for source, _ in _cells("markdown"))
+    assert "*Which count?*" in prose and "`CPTensor.n_params`" in prose and "R \\sum_k n_k" in prose
+    assert random_cp((4, 5, 6), 3, seed=0).n_params == 3 * (1 + 4 + 5 + 6)
+
+
+def test_slider_uses_interactive_figure():
+    code = "\n".join(source for source, _ in _cells("code"))
+    assert "interactive_figure(draw_rank_step" in code and "interact(" not in code.replace("interactive_figure(", "")
