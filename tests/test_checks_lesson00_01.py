@@ -1,5 +1,4 @@
 """Checkers of lessons 00 and 01 keep the contract (see checker_contract.py)."""
-import ast
 import json
 import re
 from pathlib import Path
@@ -107,20 +106,6 @@ def test_the_missing_contraction_of_the_issue():
 
 test_00_import = make_import_test(lesson00)
 test_01_import = make_import_test(lesson01)
-
-
-@pytest.mark.parametrize("notebook", ["00_orientation", "01_tensors", "02_svd", "03_tensor_train"])
-def test_every_assertion_of_the_lesson_says_what_it_expected(notebook):
-    """After a wrong answer the cells below fail with a message, never with a bare AssertionError."""
-    path = Path(__file__).resolve().parent.parent / "solutions" / f"{notebook}.ipynb"
-    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
-        if cell["cell_type"] != "code":
-            continue
-        source = "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line
-                           for line in "".join(cell["source"]).splitlines())
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.Assert):
-                assert node.msg is not None, f"{notebook}, cell {index}, line {node.lineno}: an assert needs a message"
 
 
 @pytest.mark.parametrize("notebook", ["00_orientation", "01_tensors", "02_svd", "03_tensor_train"])

@@ -1,4 +1,5 @@
 """Every notebook of the course is clean, seeded, offline and uses only known nbval markers."""
+import ast
 import re
 from pathlib import Path
 
@@ -79,3 +80,27 @@ def test_figures_referenced_by_notebooks_exist():
     for path in NOTEBOOKS:
         for name in re.findall(r"\.\./figures/([\w.-]+\.png)", path.read_text()):
             assert (REPO / "figures" / name).exists(), f"{path.name} shows figures/{name}, which is missing"
+
+
+GUARD = ('try:\n    import tnnlib  # noqa: F401\nexcept ImportError as error:  # opened outside the course folder\n'
+         '    raise ImportError("This lesson needs the course\'s library tnnlib: run `python start.py` in the course '
+         'folder "\n                      "(`python start.py --no-lab` only installs), then restart the kernel.") '
+         'from error\n')
+
+
+def test_setup_cell_starts_with_the_install_guard(nb):
+    """A lesson opened outside the course folder says in one line how to get tnnlib, not a bare ImportError."""
+    notebook, path = nb
+    first = code_cells(notebook)[0].source
+    assert first.startswith(GUARD), f"{path.name}: the setup cell must start with the guard of lesson 00"
+
+
+def test_every_assertion_says_what_it_expected(nb):
+    """After a wrong answer, a later cell that fails explains itself: no assert without a message."""
+    notebook, path = nb
+    bare = []
+    for index, cell in enumerate(code_cells(notebook)):
+        python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in cell.source.splitlines())
+        bare += [f"code cell {index}, line {node.lineno}" for node in ast.walk(ast.parse(python))
+                 if isinstance(node, ast.Assert) and node.msg is None]
+    assert not bare, f"{path.name}: asserts without a message: {bare}"
