@@ -35,8 +35,8 @@ def test_flop_counts_by_hand():
     modes, ranks, B = (8, 8, 8, 8), (1, 16, 16, 16, 1), 512
     kw = dict(out_modes=modes, in_modes=modes, rank=ranks, batch_size=B)
     dense = tt_candidate(groups=(4,), **kw)
-    # rebuilding: cores 1-2, then 1-3, then 1-4; then one 4096 x 4096 x 512 product
-    merge = 2 * (64 * 16 * 64 * 16) + 2 * (64 * 64 * 16 * 64 * 16) + 2 * (512 * 512 * 16 * 64)
+    # rebuilding as dense_weight does: cores 1-2 and 3-4, then the two halves; then one 4096 x 4096 x 512 product
+    merge = 2 * (2 * 64 * 16 * 64 * 16) + 2 * (4096 * 16 * 4096)
     assert dense.flops == merge + 2 * 4096 * 4096 * B
     halves = tt_candidate(groups=(2, 2), **kw)
     merge = 2 * (2 * 64 * 16 * 64 * 16)
@@ -81,10 +81,19 @@ def test_cost_report():
 
 
 def test_sequential_keeps_rank_inflated_intermediates():
-    layer = TTLinear(4096, 4096, 16, in_modes=(8, 8, 8, 8), out_modes=(8, 8, 8, 8))
-    seq, halves = layer.cost(512, "sequential"), layer.cost(512, "merge(2+2)")
-    assert seq.activations > 10 * seq.dense_activations
+    """Kept for the backward pass, the sequential sweep's states are many times the input; the layer
+    recomputes them block by block instead once they pass the cost model's ``keep_elements``."""
+    modes = (8, 8, 8, 8)
+    kw = dict(out_modes=modes, in_modes=modes, rank=(1, 16, 16, 16, 1), batch_size=512)
+    keep_all = CostModel(keep_elements=None)
+    seq, halves = tt_candidate(groups=(1,) * 4, model=keep_all, **kw), tt_candidate(groups=(2, 2), model=keep_all, **kw)
+    dense_kept = 512 * 4096
+    assert seq.activations > 10 * dense_kept
     assert halves.activations < seq.activations
+    layer = TTLinear(4096, 4096, 16, in_modes=modes, out_modes=modes)
+    recomputed = layer.cost(512, "sequential", training=True)
+    assert recomputed.activations == recomputed.dense_activations == dense_kept    # the input only
+    assert recomputed.backward_flops > tt_candidate(groups=(1,) * 4, model=keep_all, **kw).backward_flops
 
 
 def test_factorised_layers_plan_factored():
@@ -121,4 +130,5 @@ def test_flops_alone_are_not_time():
     kw = dict(out_modes=modes, in_modes=modes, rank=ranks, batch_size=512)
     assert plan_tt(model=flops_only, **kw).strategy == "sequential"
     assert plan_tt(**kw).strategy == "merge(2+2)"
-    assert CostModel().product_flops(1000, 8, 512) == 8000 and CostModel().product_flops(1000, 64, 64) == 1000
+    assert CostModel(narrow=64).product_flops(1000, 8, 512) == 8000
+    assert CostModel().product_flops(1000, 64, 64) == 1000 and CostModel().product_flops(1000, 8, 512) == 5000

@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m tnnlib.bench [SUITE ...] [--quick]``.
+"""Run the benchmarks: ``python -m tnnlib.bench [SUITE ...] [--quick] [--only FILTERS] [--threads N]``.
 
 Suites are the modules listed in ``SUITES``; with no names, all run. ``--quick``
 shrinks repeats (a smoke run, not numbers to report).
@@ -22,6 +22,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("suites", nargs="*", help=f"which suites (default all): {', '.join(SUITES)}")
     parser.add_argument("--quick", action="store_true", help="one repeat, no warm-up: a smoke run")
+    parser.add_argument("--only", help="layers suite: filters, e.g. shape=4096,rank=16,batch=512,layer=TTLinear")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads before running (default: torch's)")
     args = parser.parse_args(argv)
     unknown = set(args.suites) - set(SUITES)
     if unknown:
@@ -29,6 +31,9 @@ def main(argv=None):
     import torch
 
     from . import format_table
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     print(f"# tnnlib benchmarks on {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, torch {torch.__version__}, "

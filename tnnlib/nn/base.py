@@ -8,14 +8,17 @@ the other); ``forward`` computes the same numbers in a faster order.
 :class:`TensorizedLinear` holds the part that does not depend on the format:
 
 * the shapes and the bias (initialised like ``nn.Linear``'s);
-* planning: ``plan(batch_size)`` prices the ways to evaluate the layer
-  (:mod:`tnnlib.nn.planning`) and caches the answer per batch-size bucket,
-  device and dtype; ``forward`` runs the chosen one. ``layer.strategy`` forces
+* planning: ``plan(batch_size, training=None)`` prices the ways to evaluate
+  the layer (:mod:`tnnlib.nn.planning`), for a training step (forward +
+  backward: the module in training mode with gradients enabled) or for
+  inference (``eval()`` or ``torch.no_grad()``: forward only), and caches the
+  answer per batch-size bucket, device, dtype and training; ``forward`` runs
+  the chosen one. ``layer.strategy`` forces
   a strategy instead (``"auto"`` by default). While ``torch.compile`` or
   ``torch.jit.trace`` records the forward pass (:func:`graph_mode`), the
   layer runs one plan for every batch size, so that the recorded graph does
   not depend on it (see :meth:`TensorizedLinear.graph_strategy`);
-* ``cost(batch_size)``, ``to_dense()``, ``extra_repr``.
+* ``cost(batch_size, training=None)``, ``to_dense()``, ``extra_repr``.
 
 A subclass defines its parameters, ``reset_parameters``, ``reference_forward``,
 ``dense_weight()`` (rebuild ``W``), ``candidates(batch_size)`` (the strategies
@@ -140,22 +143,33 @@ class TensorizedLinear(nn.Module):
         """``in_features * out_features / weight_parameters()``."""
         return self.in_features * self.out_features / self.weight_parameters()
 
-    def plan(self, batch_size: int):
+    def is_training_step(self) -> bool:
+        """What the layer would be priced for now: a training step (``self.training`` and gradients
+        enabled) or inference (``eval()`` or ``torch.no_grad()``)."""
+        return self.training and torch.is_grad_enabled()
+
+    def plan(self, batch_size: int, training: bool | None = None):
         """The strategies for this batch size, priced and sorted, cheapest first (cached).
 
-        Plans are made for the bucket ``batch_bucket(batch_size)`` (the next
-        power of two) and cached per (bucket, device type, dtype).
+        ``training``: price a training step, forward + backward (True), or the
+        forward pass alone (False); ``None`` (default): what the layer would do
+        now, :meth:`is_training_step`. Plans are made for the bucket
+        ``batch_bucket(batch_size)`` (the next power of two) and cached per
+        (bucket, device type, dtype, training) (``self._plans[(bucket, device
+        type, dtype)][training]``); ``forward`` looks them up and never
+        re-plans.
         """
+        training = self.is_training_step() if training is None else bool(training)
         p = next(self.parameters())
         bucket = batch_bucket(batch_size)
-        key = (bucket, p.device.type, p.dtype)
-        plan = self._plans.get(key)
+        plans = self._plans.setdefault((bucket, p.device.type, p.dtype), {})    # {training: plan}
+        plan = plans.get(training)
         if plan is None:
-            plan = make_plan(bucket, self.candidates(bucket), cost_model_for(p.device.type))
-            self._plans[key] = plan
+            plan = plans[training] = make_plan(bucket, self.candidates(bucket), cost_model_for(p.device.type),
+                                               training)
         return plan
 
-    def graph_strategy(self) -> str:
+    def graph_strategy(self, training: bool | None = None) -> str:
         """The strategy a recorded graph (``torch.compile``, ``torch.jit.trace``) runs for every batch size.
 
         A compiled ``nn.Linear`` is one graph for all batch sizes (after the
@@ -165,10 +179,15 @@ class TensorizedLinear(nn.Module):
         the plan for ``graph_batch_size`` rows (128), made without the cache
         (no state changes inside the graph). Force another one with
         ``layer.strategy``, which compiled and traced graphs honour too.
+        ``training`` defaults to the module's mode (``self.training``) alone,
+        not to whether gradients are enabled: ``torch.jit.trace`` checks its
+        trace by running it again without gradients, and both runs must take
+        the same plan.
         """
+        training = self.training if training is None else bool(training)
         p = next(self.parameters())
         bucket = batch_bucket(self.graph_batch_size)
-        return make_plan(bucket, self.candidates(bucket), cost_model_for(p.device.type)).strategy
+        return make_plan(bucket, self.candidates(bucket), cost_model_for(p.device.type), training).strategy
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.jit.is_tracing() and x.shape[-1] != self.in_features:   # (a trace checks the shapes itself)
@@ -178,26 +197,31 @@ class TensorizedLinear(nn.Module):
         if self._forced is not None:
             key = self._forced
         elif graph_mode():
-            key = self._strategy_key(self.graph_strategy())
+            key = self._strategy_key(self.graph_strategy())          # one plan for every batch size
         else:
             key = self._key_of(self.plan(x2.shape[0]).chosen)
         y = self._forward(x2, key)
         return y.reshape(*x.shape[:-1], self.out_features)
 
-    def cost(self, batch_size: int, strategy: str | None = None) -> LayerCost:
-        """Parameters, forward flops and kept activations for a batch, against ``nn.Linear``.
+    def cost(self, batch_size: int, strategy: str | None = None, *, training: bool | None = None) -> LayerCost:
+        """Parameters, forward and backward flops and kept activations for a batch, against ``nn.Linear``.
 
-        ``strategy`` defaults to the one the layer would run (forced, or planned).
+        ``strategy`` defaults to the one the layer would run (forced, or
+        planned for ``training``: None = what the layer would do now, see
+        :meth:`plan`).
         """
+        training = self.is_training_step() if training is None else bool(training)
         if strategy is None:
-            strategy = self.strategy if self.strategy != "auto" else self.plan(batch_size).strategy
+            strategy = self.strategy if self.strategy != "auto" else self.plan(batch_size, training).strategy
         name = self._name_of(self._strategy_key(strategy))
-        by_name = {c.name: c for c in self.candidates(batch_size)}
-        c = by_name[name]
-        dense_params, dense_flops, dense_kept = dense_linear_cost(self.in_features, self.out_features, batch_size)
         p = next(self.parameters())
+        plan = make_plan(batch_size, self.candidates(batch_size), cost_model_for(p.device.type), training)
+        c = {c.name: c for c in plan.candidates}[name]
+        dense_params, dense_flops, dense_kept = dense_linear_cost(self.in_features, self.out_features, batch_size)
         return LayerCost(batch_size, name, self.weight_parameters(), c.flops, c.activations,
-                         dense_params, dense_flops, dense_kept, p.element_size())
+                         dense_params, dense_flops, dense_kept, p.element_size(),
+                         backward_flops=c.backward_flops, dense_backward_flops=2 * dense_flops,
+                         training=training, workspace=c.workspace)
 
     @torch.no_grad()
     def to_dense(self) -> nn.Linear:

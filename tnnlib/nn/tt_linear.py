@@ -19,8 +19,12 @@ groups neighbouring cores, merges each group (:func:`merge_cores`) and
 contracts the input with the groups from the last to the first
 (:func:`contract_groups`); which grouping is cheapest depends on the batch
 size, and :meth:`TTLinear.plan` picks it with the cost model of
-:mod:`tnnlib.nn.planning` (flops, memory traffic, calls). The tests check
-every grouping against :meth:`TTLinear.reference_forward`.
+:mod:`tnnlib.nn.planning` (flops, memory traffic, calls), for inference or
+for a training step. In training the contraction runs in
+:class:`GroupedContraction`, whose backward pass computes each weight
+gradient as a few large products and recomputes block by block the states
+it does not keep. The tests check every grouping, and its gradients, against
+:meth:`TTLinear.reference_forward`.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import math
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ..ttm import ttm_svd
 from ..validation import check_eps, check_max_rank, check_positive_int, check_rank, is_int
@@ -38,7 +43,10 @@ from .planning import (
     compositions,
     cost_model_for,
     intermediate_per_row,
+    keep_states,
     parse_strategy,
+    states_per_row,
+    step_kind,
     strategy_name,
     tt_candidate,
 )
@@ -191,11 +199,15 @@ class TTLinear(TensorizedLinear):
 
     def chunk_rows(self, groups, device_type: str = "cpu") -> int | None:
         """Rows per block when contracting with ``groups`` (see :func:`tnnlib.nn.planning.chunk_rows`)."""
+        return self._execution(groups, device_type)[0]
+
+    def _execution(self, groups, device_type):
+        """``(rows per block, states per row)`` for ``groups``, cached."""
         key = (tuple(groups), device_type)
         if key not in self._chunks:
-            per_row = intermediate_per_row(out_modes=self.out_modes, in_modes=self.in_modes, rank=self.rank,
-                                           groups=groups)
-            self._chunks[key] = chunk_rows(per_row, cost_model_for(device_type).chunk_elements)
+            shape = dict(out_modes=self.out_modes, in_modes=self.in_modes, rank=self.rank, groups=groups)
+            rows = chunk_rows(intermediate_per_row(**shape), cost_model_for(device_type).chunk_elements)
+            self._chunks[key] = rows, states_per_row(**shape)
         return self._chunks[key]
 
     def merged_cores(self, groups) -> list:
@@ -210,8 +222,11 @@ class TTLinear(TensorizedLinear):
         if len(groups) == 1:  # "dense": rebuild W, then one fused product with the bias (as nn.Linear)
             return nn.functional.linear(x, self.dense_weight(), self.bias)
         graph = graph_mode()
-        rows = None if graph else self.chunk_rows(groups, x.device.type)
-        return contract_groups(x, self.merged_cores(groups), self.bias, rows, graph)
+        if graph:
+            return contract_groups(x, self.merged_cores(groups), self.bias, None, graph)
+        rows, per_row = self._execution(groups, x.device.type)
+        keep = keep_states(per_row, x.shape[0], rows, cost_model_for(x.device.type).keep_elements)
+        return contract_groups(x, self.merged_cores(groups), self.bias, rows, graph, keep)
 
 
 # ---------------------------------------------------------------------------
@@ -304,23 +319,210 @@ def contract_chunk(x: torch.Tensor, merged, graph: bool | None = None) -> torch.
     batch among their columns, ``Q = I_{g+1}.. B``, instead of many tiny
     products, one per row; ``y^T`` comes out, a transposed view).
     """
+    return _run_chain(x, merged, None, graph)
+
+
+def _run_chain(x, merged, states, graph=None, last: bool = True, scratch: dict | None = None, out=None):
+    """:func:`contract_chunk`; if ``states`` is a list, the input ``(P, K, Q)`` of every step is appended to it
+    (``last=False``: only the states, the last step is not run and None is returned).
+
+    Without gradients only: ``scratch`` (a dict) reuses the intermediates' memory from block to block
+    (:func:`_scratch`); ``out`` receives the result of a batch-first chain, ``(B, M)`` contiguous.
+    """
     batch, rest_in = x.shape
     batch_first = len(merged) <= 2
     state, produced = (x if batch_first else x.t()), 1
-    for core in reversed(merged):
+    for step, core in enumerate(reversed(merged)):
         r0, I, J, r1 = core.shape
         rest_in //= J
-        matrix = core.reshape(r0 * I, J * r1)
         if batch_first:
-            state = apply_to_middle(matrix, state.reshape(batch * rest_in, J * r1, produced), graph)  # (B P, r0 I, Q)
+            state = state.reshape(batch * rest_in, J * r1, produced)                 # (B P, J r1, Q)
         else:
-            state = apply_to_middle(matrix, state.reshape(rest_in, J * r1, produced * batch), graph)  # (P, r0 I, Q B)
+            state = state.reshape(rest_in, J * r1, produced * batch)                 # (P, J r1, Q B)
+        if states is not None:
+            states.append(state)
+            if not last and step == len(merged) - 1:
+                return None
+        matrix = core.reshape(r0 * I, J * r1)
+        if step < len(merged) - 1:
+            buffer = _scratch(scratch, step, (state.shape[0], r0 * I, state.shape[2]), x)
+        else:
+            buffer = out if batch_first else None
+        state = _product(matrix, state, buffer, graph)                                # (.., r0 I, ..)
         produced *= I
     return state.reshape(batch, produced) if batch_first else state.reshape(produced, batch).t()
 
 
+def _scratch(scratch: dict | None, key, shape, like):
+    """A tensor of ``shape`` whose memory is reused for ``key`` from one block of rows to the next (a new
+    one if ``scratch`` is None): intermediates that stay in the cache instead of fresh memory each block."""
+    if scratch is None:
+        return None
+    size = math.prod(shape)
+    flat = scratch.get(key)
+    if flat is None or flat.numel() < size:
+        flat = scratch[key] = like.new_empty(size)
+    return flat[:size].view(shape)
+
+
+def _product(matrix, state, out, graph=None):
+    """:func:`~tnnlib.nn.base.apply_to_middle`, into ``out`` ``(P, R, Q)`` when given (no gradients)."""
+    P, K, Q = state.shape
+    R = matrix.shape[0]
+    kind = step_kind(P, Q)
+    if out is None or kind == "permute":
+        return apply_to_middle(matrix, state, graph)
+    if kind == "bmm":
+        return torch.bmm(matrix.expand(P, R, K), state, out=out.view(P, R, Q))
+    if P == 1:
+        return torch.mm(matrix, state[0], out=out.view(R, Q)).view(1, R, Q)
+    return torch.mm(state.reshape(P, K), matrix.t(), out=out.view(P, R)).view(P, R, 1)
+
+
+def _chain_backward(grad_y, merged, states, grads, need_input: bool, scratch: dict | None = None):
+    """Backward of :func:`_run_chain` for one block: add the cores' gradients to ``grads`` (transposed
+    matrices ``(J r_end, r_start I)``, or None) and return the input's gradient (or None).
+
+    Step ``s`` computed ``out[p] = A @ S[p]`` (``A`` the group's matrix ``(R, K)``, ``S`` its input
+    ``(P, K, Q)``); its backward is ``dA += sum_p dout[p] @ S[p]^T`` and ``dS[p] = A^T @ dout[p]``,
+    each as one matrix product where ``P`` or ``Q`` is 1 (the steps of two groups mostly are), else as
+    :func:`_sum_of_products` and a batched product. ``scratch``: see :func:`_scratch` (the input's
+    gradient is never in it).
+    """
+    batch, M = grad_y.shape
+    batch_first = len(merged) <= 2
+    g = grad_y if batch_first else grad_y.t()
+    n = len(merged)
+    for s in reversed(range(n)):                      # the steps in reverse; step s used merged[n - 1 - s]
+        k = n - 1 - s
+        core, S = merged[k], states[s]
+        P, K, Q = S.shape
+        R = core.shape[0] * core.shape[1]
+        dout = g.reshape(P, R, Q)
+        A = core.reshape(R, K)
+        if grads[k] is not None:
+            _sum_of_products(grads[k], dout, S)
+        if s == 0 and not need_input:
+            return None
+        if Q == 1:
+            g = dout.reshape(P, R) @ A                                             # (P, K)
+        elif P == 1:
+            g = A.t() @ dout[0]                                                   # (K, Q)
+        elif step_kind(P, Q) == "bmm":                # (not matmul: it would fold P into the rows, transposed)
+            buffer = _scratch(scratch, ("grad", s), (P, K, Q), g) if s > 0 else None
+            g = torch.bmm(A.t().contiguous().expand(P, K, R), dout, out=buffer)    # (P, K, Q), contiguous
+        else:                                                                     # many tiny products
+            g = (A.t() @ dout.transpose(0, 1).reshape(R, P * Q)).reshape(K, P, Q).transpose(0, 1)
+    N = S.shape[0] * S.shape[1] * S.shape[2] // batch
+    return g.reshape(batch, N) if batch_first else g.reshape(N, batch).t()
+
+
+def _sum_of_products(acc, dout, S) -> None:
+    """``acc += sum_p S[p] @ dout[p]^T`` (shapes ``(K, R)``, ``(P, R, Q)``, ``(P, K, Q)``), in place: the
+    transposed gradient of a step's matrix (BLAS runs this orientation faster on the course's CPU).
+    ``acc`` in float32 for half-precision inputs: one rounding per block, summed in float32.
+
+    One product where ``P`` or ``Q`` is 1; a few large ones (``P <= 64``) one after the other, accumulated
+    in place; else one product after copying both to ``(P Q, .)`` or a batched product and a sum,
+    whichever moves fewer elements.
+    """
+    P, R, Q = dout.shape
+    K = S.shape[1]
+    if acc.dtype != dout.dtype:                     # half precision: each block's sum rounded once, then added
+        if Q == 1 or P == 1:
+            acc.add_(S.reshape(P, K).t() @ dout.reshape(P, R) if Q == 1 else S[0] @ dout[0].t())
+        else:
+            acc.add_(torch.bmm(S, dout.transpose(1, 2)).sum(0, dtype=acc.dtype))
+    elif Q == 1:
+        acc.addmm_(S.reshape(P, K).t(), dout.reshape(P, R))
+    elif P == 1:
+        acc.addmm_(S[0], dout[0].t())
+    elif P <= 64 and R * K * Q >= 2 ** 15:
+        for p in range(P):
+            acc.addmm_(S[p], dout[p].t())
+    elif Q * (R + K) <= R * K:
+        acc.addmm_(S.transpose(1, 2).reshape(P * Q, K).t(), dout.transpose(1, 2).reshape(P * Q, R))
+    else:
+        acc.add_(torch.bmm(S, dout.transpose(1, 2)).sum(0))
+
+
+def _autocast(x) -> bool:
+    """Whether autocast is on for ``x``'s device (products then change dtype: no reused buffers)."""
+    return torch.is_autocast_enabled(x.device.type)
+
+
+def _blocks(x, merged, rows: int, states=None):
+    """``x W^T`` (``x`` (B, N)) by :func:`_run_chain`, ``rows`` rows at a time, into one result ``(B, M)``;
+    without gradients. The intermediates reuse their memory from block to block unless ``states`` (a list)
+    keeps them."""
+    y, scratch = None, None if states is not None or _autocast(x) else {}
+    for start in range(0, x.shape[0], rows):
+        target = None if y is None or scratch is None else y[start:start + rows]
+        block = _run_chain(x[start:start + rows], merged, states, scratch=scratch, out=target)
+        if y is None:
+            y = block.new_empty(x.shape[0], block.shape[1])          # (the result's dtype, under autocast too)
+        if target is None or block.data_ptr() != target.data_ptr():
+            y[start:start + rows] = block
+    return y
+
+
+class GroupedContraction(torch.autograd.Function):
+    """``x W^T`` by :func:`contract_chunk`, block by block, with a backward pass of its own.
+
+    Autograd through the blocks would keep every block's intermediate states (``r`` times the input,
+    for two halves) and then run many small products. This function keeps only ``x`` and the merged
+    cores (``keep=False``) and in the backward pass recomputes one block's states at a time (one extra
+    forward product per step but the last), then computes the gradients of that block, each as one
+    large product (:func:`_chain_backward`); ``keep=True`` keeps the states instead (no recomputation,
+    more memory). First-order gradients only (``once_differentiable``).
+
+    ``apply(x, rows, keep, *merged)``: ``x`` (B, N); ``rows`` rows per block or None (one block).
+    """
+
+    @staticmethod
+    def forward(ctx, x, rows, keep, *merged):
+        batch = x.shape[0]
+        single = rows is None or rows >= batch                              # one block
+        rows = max(1, batch if single else rows)
+        ctx.rows, ctx.single, ctx.keep, ctx.n = rows, single, keep, len(merged)
+        states = [] if keep else None
+        if single:
+            y = _run_chain(x, merged, states).contiguous()
+        else:
+            y = _blocks(x, merged, rows, states)
+        ctx.save_for_backward(x, *merged, *(states or ()))
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_y):
+        saved, n, rows = ctx.saved_tensors, ctx.n, ctx.rows
+        x, merged, kept = saved[0], saved[1:1 + n], saved[1 + n:]
+        need_input = ctx.needs_input_grad[0]
+        wide = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype    # accumulate in
+        grads = [x.new_zeros(c.shape[2] * c.shape[3], c.shape[0] * c.shape[1], dtype=wide)   # float32 at least
+                 if ctx.needs_input_grad[3 + k] else None for k, c in enumerate(merged)]  # transposed: (J r1, r0 I)
+        grad_x = torch.empty_like(x) if need_input and not ctx.single else None
+        if x.shape[0] == 0:
+            grad_x = torch.zeros_like(x) if need_input else None
+        scratch = None if ctx.single or _autocast(x) else {}
+        for block, start in enumerate(range(0, x.shape[0], rows)):
+            if ctx.keep:
+                states = kept[block * n:(block + 1) * n]
+            else:                                                       # recompute this block's states
+                states = []
+                _run_chain(x[start:start + rows], merged, states, last=False, scratch=scratch)
+            g = _chain_backward(grad_y[start:start + rows].contiguous(), merged, states, grads, need_input, scratch)
+            if ctx.single:
+                grad_x = g
+            elif need_input:
+                grad_x[start:start + rows] = g
+        return (grad_x, None, None) + tuple(None if g is None else g.t().reshape(c.shape).to(c.dtype)
+                                            for g, c in zip(grads, merged))
+
+
 def contract_groups(x: torch.Tensor, merged, bias: torch.Tensor | None = None, chunk_rows: int | None = None,
-                    graph: bool | None = None):
+                    graph: bool | None = None, keep: bool = True):
     """``y = x W^T + b`` by :func:`contract_chunk`, ``chunk_rows`` rows at a time.
 
     Why chunks: flops are not time. The intermediate states carry a rank
@@ -329,15 +531,32 @@ def contract_groups(x: torch.Tensor, merged, bias: torch.Tensor | None = None, c
     then wait for memory. Cutting the batch into blocks whose intermediates
     fit in the cache does the same flops in about half the time (4096 x 4096,
     rank 16, batch 512, two halves, on the course's 2-core CPU: 95 ms in one
-    piece, 50 ms in blocks of 32 rows; ``nn.Linear``: 80 ms). Gradients flow
-    through the blocks as usual.
+    piece, 50 ms in blocks of 32 rows; ``nn.Linear``: 80 ms). Without
+    gradients the blocks' intermediates reuse one buffer (:func:`_blocks`).
+
+    When a gradient is needed (and no graph is being recorded) the blocks run
+    in :class:`GroupedContraction`: ``keep=False`` makes its backward pass
+    recompute one block's intermediates at a time instead of keeping them
+    all (the layer decides with :func:`tnnlib.nn.planning.keep_states`).
 
     Shapes: ``x`` (B, N), ``bias`` (M,) or None -> (B, M), contiguous. Under
     autocast the bias is cast to the result's dtype, as ``nn.Linear`` does.
     ``graph``: :func:`~tnnlib.nn.base.graph_mode`, if the caller knows it already.
     """
-    if chunk_rows is None or chunk_rows >= x.shape[0]:
+    graph = graph_mode() if graph is None else graph
+    if (not graph and torch.is_grad_enabled()
+            and (x.requires_grad or any(m.requires_grad for m in merged))):
+        device = x.device.type
+        if torch.is_autocast_enabled(device):       # as autocast runs products: in its dtype (differentiable casts)
+            dtype = torch.get_autocast_dtype(device)
+            with torch.autocast(device, enabled=False):
+                y = GroupedContraction.apply(x.to(dtype), chunk_rows, keep, *(m.to(dtype) for m in merged))
+        else:
+            y = GroupedContraction.apply(x, chunk_rows, keep, *merged)
+    elif chunk_rows is None or chunk_rows >= x.shape[0]:
         y = contract_chunk(x, merged, graph).contiguous()
-    else:
+    elif torch.is_grad_enabled() and not graph:                     # (gradients for none of the inputs)
         y = torch.cat([contract_chunk(chunk, merged, graph) for chunk in x.split(chunk_rows)])
+    else:
+        y = _blocks(x, merged, chunk_rows)
     return y if bias is None else y + bias.to(y.dtype)
