@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from tnnlib.contraction import (chain_order_flops, contraction_flops, einsum_loops, matrix_chain_order,
-                                parse_subscripts)
+from tnnlib.contraction import chain_order_flops, contraction_flops, einsum_loops, matrix_chain_order, parse_subscripts
 
 
 @pytest.mark.parametrize("subscripts,shapes", [

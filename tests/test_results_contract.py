@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from arrays import dense
 
 from tnnlib import relative_error
 from tnnlib.cp import CPTensor, random_cp
@@ -13,6 +12,8 @@ from tnnlib.tr import TRTensor, random_tr
 from tnnlib.tt import TTTensor, random_tt
 from tnnlib.ttm import TTMatrix, random_ttm
 from tnnlib.tucker import TuckerTensor
+
+from arrays import dense
 
 
 def random_tucker(like):

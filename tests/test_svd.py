@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from arrays import dense
 
 from tnnlib.svd import (
     low_rank_approx,
@@ -12,6 +11,8 @@ from tnnlib.svd import (
     truncated_split,
     truncated_svd,
 )
+
+from arrays import dense
 
 SPECTRUM = np.array([4.0, 2.0, 1.0, 0.5, 0.1])
 

@@ -13,7 +13,8 @@ def test_fold_inverts_unfold_numpy_and_torch(shape):
     for t in (x, torch.tensor(x, dtype=torch.float32)):
         for mode in range(len(shape)):
             m = unfold(t, mode)
-            assert tuple(m.shape) == (shape[mode], t.numel() // shape[mode] if backend.is_torch(t) else t.size // shape[mode])
+            size = t.numel() if backend.is_torch(t) else t.size
+            assert tuple(m.shape) == (shape[mode], size // shape[mode])
             assert type(m) is type(t)
             back = fold(m, mode, shape)
             assert np.allclose(backend.to_numpy(back), x, atol=1e-6)

@@ -3,11 +3,12 @@ ttm_svd (exact recovery, eps bound), factorize_dim, bad input, and a cross-check
 import numpy as np
 import pytest
 import torch
-from arrays import KINDS, dense, like
 
 from tnnlib import relative_error
 from tnnlib.tt import TTTensor
 from tnnlib.ttm import TTMatrix, factorize_dim, random_ttm, ttm_svd
+
+from arrays import KINDS, dense, like
 
 TOL = {np.float64: 1e-12, torch.float64: 1e-12, np.complex128: 1e-12, np.float32: 1e-5, torch.float32: 1e-5}
 

@@ -3,8 +3,17 @@ import numpy as np
 import pytest
 import torch
 
-from tnnlib.validation import (check_arrays, check_eps, check_float_dtype, check_max_rank, check_modes,
-                               check_positive_int, check_rank, check_tensor, is_int)
+from tnnlib.validation import (
+    check_arrays,
+    check_eps,
+    check_float_dtype,
+    check_max_rank,
+    check_modes,
+    check_positive_int,
+    check_rank,
+    check_tensor,
+    is_int,
+)
 
 
 def test_integers_are_python_or_numpy_ints_only():

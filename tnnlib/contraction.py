@@ -15,8 +15,11 @@ such as opt_einsum search heuristically.
 """
 from __future__ import annotations
 
+import itertools
 import string
-from functools import lru_cache
+from functools import cache
+
+import numpy as np
 
 __all__ = ["parse_subscripts", "einsum_loops", "contraction_flops", "matrix_chain_order", "chain_order_flops"]
 
@@ -63,10 +66,6 @@ def einsum_loops(subscripts: str, *operands):
     >>> np.allclose(einsum_loops("ij,jk->ik", a, b), a @ b)
     True
     """
-    import itertools
-
-    import numpy as np
-
     inputs, output, sizes = parse_subscripts(subscripts, *(np.shape(x) for x in operands))
     indices = list(sizes)
     result = np.zeros(tuple(sizes[i] for i in output), dtype=np.result_type(*operands))
@@ -120,7 +119,7 @@ def matrix_chain_order(dims) -> tuple[int, str]:
     if n < 1 or n > len(string.ascii_uppercase) or min(dims) < 1:
         raise ValueError(f"dims must hold 2 to 27 positive sizes (a chain of 1 to 26 matrices), got {dims}")
 
-    @lru_cache(maxsize=None)
+    @cache
     def best(i: int, j: int) -> tuple[int, str]:
         if i == j:
             return 0, string.ascii_uppercase[i]

@@ -111,7 +111,7 @@ class CPTensor(TensorFormat):
             return first.sum(1)
         return (first @ khatri_rao(self.factors[1:]).T).reshape(self.shape)
 
-    def normalize(self) -> "CPTensor":
+    def normalize(self) -> CPTensor:
         """The same tensor with unit-norm factor columns, the norms moved into the weights.
 
         A zero column keeps its zeros and gets weight 0.
@@ -130,7 +130,7 @@ class CPTensor(TensorFormat):
     def _arrays(self) -> list:
         return [self.weights] + list(self.factors)
 
-    def _with_arrays(self, arrays) -> "CPTensor":
+    def _with_arrays(self, arrays) -> CPTensor:
         return CPTensor(arrays[0], arrays[1:])
 
 

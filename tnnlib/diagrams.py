@@ -38,8 +38,9 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence, Union
+from typing import Union
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
@@ -225,8 +226,8 @@ class Edge:
     a: str
     b: str | None = None
     label: str | None = None
-    direction: Union[str, float, None] = None
-    dim: Union[str, int, None] = None
+    direction: str | float | None = None
+    dim: str | int | None = None
     bend: float = 0.0
     side: int | None = None
     length: float | None = None

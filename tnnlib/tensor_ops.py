@@ -24,8 +24,7 @@ Applications", SIAM Review 51(3), 2009.
 """
 from __future__ import annotations
 
-from .backend import (array_equal, as_kind, as_like, as_tensor, conj_t, convert, copy, is_torch, moveaxis, norm,
-                      prod)
+from .backend import array_equal, as_kind, as_like, as_tensor, conj_t, convert, copy, is_torch, moveaxis, norm, prod
 from .validation import is_int
 
 __all__ = ["TensorFormat", "fold", "mode_n_product", "multi_mode_product", "relative_error", "unfold"]

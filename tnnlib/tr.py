@@ -125,7 +125,7 @@ class TRTensor(TensorFormat):
     def _arrays(self) -> list:
         return list(self.cores)
 
-    def _with_arrays(self, arrays) -> "TRTensor":
+    def _with_arrays(self, arrays) -> TRTensor:
         return TRTensor(arrays)
 
 

@@ -18,14 +18,13 @@ import time
 import torch
 from torch.nn import functional as F
 
+from .data import load_mnist
 from .models import WEIGHTS, ReferenceCNN, accuracy
 from .runtime import seed_everything
 
 
 def load_data():
     """Full MNIST: train (60,000) and test (10,000) images in [0, 1] as torch tensors."""
-    from .data import load_mnist
-
     train = load_mnist("train", source="full")
     test = load_mnist("test", source="full")
     return [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in (train, test)]

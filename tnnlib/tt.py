@@ -40,8 +40,21 @@ import operator
 from dataclasses import dataclass
 from numbers import Number
 
-from .backend import (as_tensor, concatenate, conj_t, dtype_kind, eye, is_torch, norm, ones, prod, qr,
-                      random_normal, to_list, zeros)
+from .backend import (
+    as_tensor,
+    concatenate,
+    conj_t,
+    dtype_kind,
+    eye,
+    is_torch,
+    norm,
+    ones,
+    prod,
+    qr,
+    random_normal,
+    to_list,
+    zeros,
+)
 from .svd import truncated_split, unit_roundoff
 from .tensor_ops import TensorFormat
 from .validation import check_arrays, check_eps, check_max_rank, check_modes, check_rank, check_tensor, is_int
@@ -105,7 +118,7 @@ class TTTensor(TensorFormat):
     def _arrays(self) -> list:
         return list(self.cores)
 
-    def _with_arrays(self, arrays) -> "TTTensor":
+    def _with_arrays(self, arrays) -> TTTensor:
         return TTTensor(arrays)
 
     # --- back to a full tensor, elements, norm ----------------------------------------------------
@@ -278,7 +291,7 @@ def _step_tolerance(eps, norm_of_tensor: float, d: int, like) -> float:
     return eps * norm_of_tensor / math.sqrt(max(d - 1, 1))
 
 
-def check_tt(tt, where: str, name: str = "tt") -> "TTTensor":
+def check_tt(tt, where: str, name: str = "tt") -> TTTensor:
     """``tt`` itself, if it is a :class:`TTTensor`."""
     if not isinstance(tt, TTTensor):
         raise TypeError(f"{where}: {name} must be a TTTensor, got {type(tt).__name__}")

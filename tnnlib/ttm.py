@@ -112,7 +112,7 @@ class TTMatrix(TensorFormat):
     def _arrays(self) -> list:
         return list(self.cores)
 
-    def _with_arrays(self, arrays) -> "TTMatrix":
+    def _with_arrays(self, arrays) -> TTMatrix:
         return TTMatrix(arrays)
 
     def norm(self) -> float:

@@ -104,7 +104,7 @@ class TuckerTensor(TensorFormat):
     def _arrays(self) -> list:
         return [self.core] + list(self.factors)
 
-    def _with_arrays(self, arrays) -> "TuckerTensor":
+    def _with_arrays(self, arrays) -> TuckerTensor:
         return TuckerTensor(arrays[0], arrays[1:])
 
 

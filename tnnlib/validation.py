@@ -129,7 +129,7 @@ def check_max_rank(max_rank, limits, where: str, name: str = "max_rank") -> tupl
     >>> check_max_rank([2, 3, 5], (4, 12, 3), "tt_svd")
     Traceback (most recent call last):
         ...
-    ValueError: tt_svd: max_rank[2] = 5 is larger than the largest rank 3 that bond 2 allows (largest ranks (4, 12, 3)); pass an int to cap the ranks
+    ValueError: tt_svd: max_rank[2] = 5 is larger than the largest rank 3 that bond 2 allows ...
     """
     if max_rank is None:
         return None

@@ -2,9 +2,14 @@
 
 Every slider-with-a-plot of the course is built by :func:`interactive_figure`:
 
+>>> import ipywidgets as widgets
+>>> import matplotlib.pyplot as plt
 >>> from tnnlib.widgets import interactive_figure
->>> interactive_figure(lambda rank: plot_rank_approximations(photo, [rank, None]),
-...                    rank=widgets.IntSlider(value=20, min=1, max=200, continuous_update=False))
+>>> def draw(rank):
+...     fig, ax = plt.subplots()
+...     ax.bar(range(rank), [1.0] * rank)
+...     return fig
+>>> view = interactive_figure(draw, rank=widgets.IntSlider(value=3, min=1, max=10, continuous_update=False))
 
 ``draw`` receives the controls' values as keyword arguments and returns a
 matplotlib ``Figure``; the figure is rendered to PNG and shown in an

@@ -10,6 +10,10 @@ import importlib
 import os
 import platform
 
+import torch
+
+from . import format_table
+
 SUITES = {
     # name: module of tnnlib.bench with a run(args) -> list[dict] function
     "decompositions": "decompositions",
@@ -28,10 +32,6 @@ def main(argv=None):
     unknown = set(args.suites) - set(SUITES)
     if unknown:
         parser.error(f"unknown suite(s) {sorted(unknown)}; choose from {sorted(SUITES)}")
-    import torch
-
-    from . import format_table
-
     if args.threads:
         torch.set_num_threads(args.threads)
 

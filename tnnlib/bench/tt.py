@@ -76,11 +76,11 @@ def run(args) -> list:
         workload = f"W1a TT-matrix 1024x1024, r={max_rank}"
         for method, svd_method in (("tnnlib ttm_svd", "auto"), ("tnnlib ttm_svd (svd)", "svd")):
             _measure(rows, workload, method, max_rank,
-                     lambda m=svd_method: ttm_svd(W, out_modes=modes, in_modes=modes, max_rank=max_rank, method=m),
+                     lambda m=svd_method, r=max_rank: ttm_svd(W, out_modes=modes, in_modes=modes, max_rank=r, method=m),
                      lambda t: t.to_dense(), W, repeats, warmup)
         if tl is not None:
             _measure(rows, workload, "tensorly tensor_train_matrix", max_rank,
-                     lambda: tl[2](W.reshape(modes + modes), max_rank),
+                     lambda r=max_rank: tl[2](W.reshape(modes + modes), r),
                      lambda t: t.to_matrix(), W, repeats, warmup)
         _compare(rows, start)
 
