@@ -27,7 +27,6 @@ Accuracy is measured with :func:`tnnlib.models.accuracy` (a fraction in [0, 1]).
 from __future__ import annotations
 
 import copy
-import math
 import time
 
 import torch
@@ -37,6 +36,7 @@ from torch.nn import functional as F
 from .models import accuracy
 from .nn import CPConv2d, LowRankLinear, TensorizedLinear, TTEmbedding, TuckerConv2d, tensorize
 from .svd import rank_for_energy
+from .train import fit
 
 __all__ = ["TENSORIZED_LAYERS", "energy_rank", "factor_parameters", "freeze_all_but_factors", "heal",
            "distillation_loss", "logits_of", "weight_matrix",
@@ -160,45 +160,28 @@ def heal(model: nn.Module, inputs, labels, steps: int = 300, batch_size: int = 6
     -------
     list of float: the training loss of each step.
     """
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("heal: the model has no trainable parameter (call freeze_all_but_factors first?)")
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
-    p0 = params[0]
-    inputs = torch.as_tensor(inputs).to(p0.device, p0.dtype)
-    labels = torch.as_tensor(labels).to(p0.device)
+    if steps == 0:
+        return []
+    data, loss_fn = (inputs, labels), F.cross_entropy
     if teacher_logits is not None:
-        teacher_logits = torch.as_tensor(teacher_logits).to(p0.device, p0.dtype)
-        if teacher_logits.shape[0] != inputs.shape[0]:
-            raise ValueError(f"teacher_logits has {teacher_logits.shape[0]} rows for {inputs.shape[0]} inputs")
-    optimizer = torch.optim.Adam(params, lr=lr)
-    scheduler = None
-    if schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1))))
-    gen = torch.Generator().manual_seed(seed)
-    was_training = model.training
-    model.train()
-    losses, order, position = [], torch.randperm(len(inputs), generator=gen), 0
-    for _ in range(steps):
-        if position + batch_size > len(order):
-            order, position = torch.randperm(len(inputs), generator=gen), 0
-        idx = order[position:position + batch_size].to(inputs.device)
-        position += batch_size
-        logits = model(inputs[idx])
-        if teacher_logits is None:
-            loss = F.cross_entropy(logits, labels[idx])
-        else:
-            loss = distillation_loss(logits, teacher_logits[idx], labels[idx], alpha, temperature)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        losses.append(loss.item())
-    model.train(was_training)
-    return losses
+        teacher_logits = torch.as_tensor(teacher_logits)
+        if teacher_logits.shape[0] != len(inputs):
+            raise ValueError(f"teacher_logits has {teacher_logits.shape[0]} rows for {len(inputs)} inputs")
+        data = (inputs, labels, teacher_logits)
+
+        def loss_fn(logits, labels, teacher):
+            return distillation_loss(logits, teacher, labels, alpha, temperature)
+    optimizer = None
+    if lr == 0:  # fit wants lr > 0; heal(lr=0) (losses along the batches, nothing moves) works as before
+        lr, optimizer = 1.0, (lambda params, lr: torch.optim.Adam(params, lr=0.0))
+    history = fit(model, data, epochs=None, max_steps=steps, batch_size=batch_size, lr=lr, loss_fn=loss_fn,
+                  optimizer=optimizer, scheduler="cosine" if schedule == "cosine" else None, seed=seed,
+                  drop_last=batch_size <= len(inputs), progress=False)
+    return history.step_loss
 
 
 @torch.no_grad()

@@ -1,16 +1,46 @@
 """Checkers of lesson 07: evaluating, choosing ranks, freezing and healing a compressed network."""
+import copy
 import math
+import re
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..checking import describe, exercise, expect, expect_close, expect_equal
-from ..compress import distillation_loss as _distillation_loss, energy_rank as _energy_rank
-from ..compress import freeze_all_but_factors as _freeze, heal as _heal
+from ..checking import ExerciseFailed, describe, exercise, expect, expect_close, expect_equal
+from ..compress import distillation_loss as _distillation_loss
+from ..compress import energy_rank as _energy_rank
+from ..compress import freeze_all_but_factors as _freeze
+from ..compress import heal as _heal
 from ..models import accuracy as _accuracy
 from ..nn import CPConv2d, LowRankLinear, TTLinear, TuckerConv2d
+from ..runtime import get_device
+
+
+def _device() -> torch.device:
+    """The device the lesson runs its model on (CUDA where there is one): the checks run there too."""
+    return get_device()
+
+
+#: What torch says when tensors on two devices, or of two dtypes, meet in one operation.
+_MISMATCH = re.compile(r"same device|same dtype|scalar type|dtype|should be the same|Expected all tensors")
+
+
+def _where_the_model_is(what: str, answer, *args, **kwargs):
+    """``answer(*args, **kwargs)``; a device or dtype mismatch in it becomes a message saying what to move."""
+    try:
+        return answer(*args, **kwargs)
+    except ExerciseFailed as failure:
+        text = str(failure)
+        if not _MISMATCH.search(text):
+            raise
+        error = text.splitlines()[0].removeprefix("your code raised ")
+        raise ExerciseFailed(
+            f"{what} failed with {error}. The data must go where the model is: with p = next(model.parameters()), "
+            f"move the inputs to p.device and p.dtype (inputs.to(p.device, p.dtype)) and the labels to p.device. "
+            f"On a GPU the lesson's model is on the GPU while the data it passes may be on the CPU; a model in "
+            f"float64 given float32 inputs is the same mistake on a CPU.") from failure.__cause__
 
 
 # --------------------------------------------------------------------------
@@ -43,10 +73,10 @@ def _small_network(seed=0):
     torch.manual_seed(seed)
     return nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1),
-        TuckerConv2d(4, 6, 3, ranks=(3, 2), padding=1),
-        CPConv2d(6, 4, 3, rank=3, padding=1),
+        TuckerConv2d(4, 6, 3, (3, 2), padding=1),
+        CPConv2d(6, 4, 3, 3, padding=1),
         nn.Flatten(),
-        TTLinear((4, 4, 4, 4), (2, 4, 4, 2), ranks=3),
+        TTLinear(256, 64, 3, in_modes=(4, 4, 4, 4), out_modes=(2, 4, 4, 2)),
         nn.ReLU(),
         LowRankLinear(64, 16, rank=2),
         nn.Linear(16, 10),
@@ -59,15 +89,18 @@ def _small_network(seed=0):
 
 @exercise("7.1", "test accuracy of a model", reference=_accuracy)
 def evaluate(answer):
+    device = _device()
     x, y, teacher = _teacher_data(1003)
+    teacher.to(device)
     with torch.no_grad():
         y_noisy = y.clone()
         y_noisy[::7] = (y_noisy[::7] + 1) % 4                    # the teacher gets 6/7 of these right
     perfect, partly = _accuracy(teacher, x, y), _accuracy(teacher, x, y_noisy)
     for labels, expected, what in [(y, perfect, "its own labels"), (y_noisy, partly, "labels with every 7th changed")]:
         for batch_size in (1000, 64):
-            got = answer(teacher, x, labels, batch_size=batch_size)
-            call = f"evaluate(model, inputs, labels, batch_size={batch_size}) on 1003 inputs and {what}"
+            call = (f"evaluate(model, inputs, labels, batch_size={batch_size}) on 1003 inputs and {what} "
+                    f"(model on {device.type}, inputs and labels on the CPU)")
+            got = _where_the_model_is(call, answer, teacher, x, labels, batch_size=batch_size)
             expect(isinstance(got, (float, np.floating)) and not isinstance(got, bool),
                    f"{call} should return a float, got {describe(got)}")
             expect(0 <= got <= 1, f"{call} should return a fraction in [0, 1] (not a percentage), got {got}")
@@ -75,10 +108,13 @@ def evaluate(answer):
                                                  f"(every input counts, the last partial batch too)")
     # (tolerance 1e-6: a float32 mean, the usual .float().mean(), is exact only to ~1e-7;
     #  one input counted wrong changes the accuracy by 1/1003)
-    # NumPy inputs, as load_mnist returns them
-    got = answer(teacher, x.numpy(), y_noisy.numpy(), batch_size=500)
-    expect(isinstance(got, (float, np.floating)) and abs(got - partly) < 1e-6,
-           f"evaluate on NumPy arrays: expected {partly:.6f}, got {got!r}")
+    # NumPy inputs, as load_mnist returns them, and a model of another dtype (a device mismatch, simulated)
+    teacher64 = copy.deepcopy(teacher).double()
+    expected64 = _accuracy(teacher64, x, y_noisy)
+    call = "evaluate on NumPy arrays (float32 inputs) and a float64 model"
+    got = _where_the_model_is(call, answer, teacher64, x.numpy(), y_noisy.numpy(), batch_size=500)
+    expect(isinstance(got, (float, np.floating)) and abs(got - expected64) < 1e-6,
+           f"{call}: expected {expected64:.6f}, got {got!r}")
     # Dropout: evaluation must run in eval mode, and leave the model as it found it
     model = nn.Sequential(nn.Dropout(0.5), teacher)
     model.train()
@@ -88,7 +124,8 @@ def evaluate(answer):
                                    f"off while evaluating: model.eval()), got {got:.4f}")
     expect(model.training, "after evaluate the model must be back in the mode it was in (training mode here): "
                            "remember model.training before calling model.eval(), then call model.train(...)")
-    return "Accuracy as a fraction, the last partial batch counted, NumPy inputs, dropout off, mode restored."
+    return (f"Accuracy as a fraction, the last partial batch counted, NumPy inputs, dropout off, mode restored; "
+            f"model on {device.type}, data on the CPU, and a float64 model.")
 
 
 @exercise("7.2", "rank for a fraction of the energy", reference=_energy_rank)
@@ -112,7 +149,14 @@ def energy_rank(answer):
     got = answer(kernel, 0.8)
     expect_equal(int(got), expected, "energy_rank of a conv kernel of shape (6, 3, 3, 3) at energy 0.8 "
                                      "(read it as the 6 x 27 matrix kernel.reshape(6, -1))")
-    return "Six energy levels on a matrix of known spectrum, and a conv kernel read as (S, C h w)."
+    # the lesson's weights are on its device (a GPU, where there is one)
+    device = _device()
+    got = answer(matrix.to(device, torch.float32), 0.95)
+    expect(isinstance(got, (int, np.integer)) and not isinstance(got, bool) and int(got) == 3,
+           f"energy_rank(W, 0.95) for the matrix above in float32 on {device.type} (as the lesson's weights are): "
+           f"expected 3, got {describe(got)} (.cpu() before .numpy(), or stay in torch)")
+    return (f"Six energy levels on a matrix of known spectrum, a conv kernel read as (S, C h w), and a float32 "
+            f"weight on {device.type}.")
 
 
 def _expected_flags(model):
@@ -143,24 +187,79 @@ def freeze_all_but_factors(answer):
             f"exactly the {len(names)} factor tensors are trainable.")
 
 
-def _heal_problem():
+def _heal_problem(device="cpu", dtype=torch.float32):
+    """A network with a frozen dense layer, dropout and a trainable TT layer, in eval mode (heal must switch)."""
     x, y, _ = _teacher_data(512, n_features=16, n_classes=4, seed=3)
     torch.manual_seed(3)
-    model = nn.Sequential(nn.Linear(16, 16), nn.Tanh(), TTLinear((4, 4), (2, 2), ranks=2))
+    model = nn.Sequential(nn.Linear(16, 16), nn.Tanh(), nn.Dropout(0.2),
+                          TTLinear(16, 4, 2, in_modes=(4, 4), out_modes=(2, 2)))
+    model.to(device, dtype)
     _freeze(model)
+    model.eval()
     return model, x, y
+
+
+class _Watch:
+    """What heal does to the model: its first forward pass with gradients, and gradients piling up.
+
+    ``first``: (dropout was on, the inputs, the logits) of the first forward pass that records a graph;
+    ``piled``: names of the parameters whose ``.grad`` held something else when a backward pass added to it
+    (the previous steps' gradients: ``optimizer.zero_grad()`` was not called in between).
+    """
+
+    def __init__(self, model):
+        self.first, self.piled, self._incoming, self._handles = None, set(), {}, []
+        dropout = next(m for m in model.modules() if isinstance(m, nn.Dropout))
+
+        def on_forward(module, args, output):
+            if self.first is None and torch.is_grad_enabled():
+                self.first = (dropout.training, args[0].detach().clone(), output.detach().clone())
+
+        self._handles.append(model.register_forward_hook(on_forward))
+        for name, p in model.named_parameters():
+            if p.requires_grad:
+                self._handles.append(p.register_hook(self._keep(name)))
+                self._handles.append(p.register_post_accumulate_grad_hook(self._compare(name)))
+
+    def _keep(self, name):
+        def hook(grad):
+            self._incoming[name] = grad.detach().clone()
+        return hook
+
+    def _compare(self, name):
+        def hook(p):
+            if name in self._incoming and not torch.equal(p.grad, self._incoming.pop(name)):
+                self.piled.add(name)
+        return hook
+
+    def remove(self):
+        for handle in self._handles:
+            handle.remove()
+
+
+def _batch_labels(batch, x, y):
+    """The labels of the rows of ``batch`` (rows of ``x``, found by their values), or None if a row is not in x."""
+    rows, table = batch.detach().double().cpu(), x.double()
+    same = (rows[:, None, :] == table[None, :, :]).all(-1)
+    return y[same.float().argmax(1)] if bool(same.any(1).all()) else None
 
 
 @exercise("7.4", "heal: fine-tune the factors", reference=_heal)
 def heal(answer):
-    model, x, y = _heal_problem()
+    device = _device()
+    model, x, y = _heal_problem(device)
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     factors = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     with torch.no_grad():
-        loss_before = F.cross_entropy(model(x), y).item()
+        loss_before = F.cross_entropy(model(x.to(device)), y.to(device)).item()
     steps = 80
-    got = answer(model, x, y, steps=steps, batch_size=32, lr=0.02, seed=0)
-    call = f"heal(model, inputs, labels, steps={steps}, batch_size=32, lr=0.02, seed=0)"
+    call = (f"heal(model, inputs, labels, steps={steps}, batch_size=32, lr=0.02, seed=0) with the model on "
+            f"{device.type} and the data on the CPU")
+    watch = _Watch(model)
+    try:
+        got = _where_the_model_is(call, answer, model, x, y, steps=steps, batch_size=32, lr=0.02, seed=0)
+    finally:
+        watch.remove()
     expect(isinstance(got, (list, tuple)) and len(got) == steps,
            f"{call} should return the list of the {steps} training losses, got {describe(got)}")
     expect(all(isinstance(v, (float, np.floating)) and math.isfinite(v) for v in got),
@@ -172,13 +271,46 @@ def heal(answer):
         expect(not p.requires_grad, f"{call} made the frozen parameter {name!r} trainable again")
     changed = [n for n, p in model.named_parameters() if n in factors and not torch.equal(p.detach(), factors[n])]
     expect(changed, f"{call} did not change any trainable parameter (optimizer.step() missing?)")
+    expect(watch.first is not None, f"{call} never ran the model with gradients enabled (under torch.no_grad() "
+                                    f"nothing can be trained)")
+    dropout_on, batch, logits = watch.first
+    expect(dropout_on, f"{call}: the model was given in evaluation mode and trained in it (its dropout was off): "
+                       f"call model.train() before the loop, so that dropout (and batch norm) behave as in training")
+    labels = _batch_labels(batch, x, y)
+    expect(labels is not None, f"{call}: the first batch the model saw is not made of rows of inputs: feed the "
+                               f"model inputs[idx] for a batch of indices idx (moved to the model's device)")
+    expected = F.cross_entropy(logits.double(), labels.to(logits.device)).item()
+    softmaxed = F.cross_entropy(logits.double().softmax(1), labels.to(logits.device)).item()
+    if not math.isclose(got[0], expected, rel_tol=1e-4, abs_tol=1e-6):
+        hint = ("that is the cross-entropy of the softmax of the logits: F.cross_entropy applies log_softmax "
+                "itself, so give it the raw logits (a softmax before it squashes the loss and its gradients)"
+                if math.isclose(got[0], softmaxed, rel_tol=1e-4, abs_tol=1e-6) else
+                "return F.cross_entropy(model(inputs[idx]), labels[idx]).item() of each step, on the raw logits")
+        expect(False, f"{call}: the first loss is {got[0]:.6f}, but the cross-entropy of the logits the model gave "
+                      f"on that batch is {expected:.6f}; {hint}")
+    piled = sorted(watch.piled)
+    expect(not piled,
+           f"{call}: the gradients piled up across steps (.grad of {piled[:1]} still held the "
+           f"previous step's gradient when loss.backward() added the new one): call optimizer.zero_grad() in "
+           f"every step, before loss.backward()")
+    model.eval()
     with torch.no_grad():
-        loss_after = F.cross_entropy(model(x), y).item()
+        loss_after = F.cross_entropy(model(x.to(device)), y.to(device)).item()
     expect(loss_after < 0.8 * loss_before,
-           f"{call}: the cross-entropy on the training data went from {loss_before:.3f} to {loss_after:.3f}; "
-           f"expected it to fall by at least 20% (Adam on the trainable parameters, descending the loss)")
-    return (f"On a small network with one TT layer: {len(changed)} factor tensors trained, frozen ones untouched, "
-            f"training loss {loss_before:.2f} -> {loss_after:.2f}.")
+           f"{call}: the cross-entropy on the training data (dropout off) went from {loss_before:.3f} to "
+           f"{loss_after:.3f}; expected it to fall by at least 20%. Likely causes: gradients that are not reset "
+           f"(optimizer.zero_grad() missing), ascending the loss (-loss.backward()), or an optimizer that is "
+           f"not torch.optim.Adam(trainable parameters, lr=lr)")
+    # the same mistake as data on the CPU for a model on a GPU, on any machine: a model in float64
+    model64, x64, y64 = _heal_problem(device, torch.float64)
+    short = f"heal(model, inputs, labels, steps=3, batch_size=16) with a float64 model on {device.type}"
+    got = _where_the_model_is(short, answer, model64, x64, y64, steps=3, batch_size=16, lr=0.02,
+                              seed=0)
+    expect(isinstance(got, (list, tuple)) and len(got) == 3 and all(math.isfinite(v) for v in got),
+           f"{short} should return 3 finite losses, got {describe(got)}")
+    return (f"On a small network with dropout and one TT layer, on {device.type}: {len(changed)} factor tensors "
+            f"trained in training mode, frozen ones untouched, first loss = cross-entropy of the logits, gradients "
+            f"reset every step, training loss {loss_before:.2f} -> {loss_after:.2f}; a float64 model too.")
 
 
 @exercise("7.5", "distillation loss", reference=_distillation_loss)
