@@ -74,7 +74,7 @@ def energy_rank(weight, energy: float) -> int:
     """
     w = torch.as_tensor(weight).detach().double()
     w = w.reshape(w.shape[0], -1)
-    s = torch.linalg.svdvals(w).numpy()
+    s = torch.linalg.svdvals(w).cpu().numpy()
     return int(rank_for_energy(s, energy))
 
 

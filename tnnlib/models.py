@@ -72,6 +72,6 @@ def accuracy(model: nn.Module, images, labels, batch_size: int = 1000) -> float:
     correct = 0
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size].to(p.device, p.dtype)
-        correct += (model(batch).argmax(1).cpu() == labels[start:start + batch_size]).sum().item()
+        correct += (model(batch).argmax(1).cpu() == labels[start:start + batch_size].cpu()).sum().item()
     model.train(was_training)
     return correct / len(images)
