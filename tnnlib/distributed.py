@@ -106,7 +106,10 @@ def main(argv=None) -> dict | None:
     if distributed:
         dist.init_process_group(args.backend or ("nccl" if device.type == "cuda" else "gloo"))
     try:
-        return _train(args, device)
+        report = _train(args, device)
+        if distributed:
+            dist.barrier()  # all done before teardown: gloo aborts a process whose peer destroyed the group early
+        return report
     finally:
         if distributed:
             dist.destroy_process_group()
