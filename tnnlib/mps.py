@@ -474,8 +474,11 @@ class MPSClassifier(nn.Module):
     shape : int or (H, W)
         Number of pixels ``N``, or the image shape (then the inputs may be images ``(B, H, W)``).
     n_classes : int
-    bond_dim : int
-        The bond dimension ``r`` of every bond (``D`` in Stoudenmire and Schwab; ``chi`` elsewhere).
+    rank : int
+        The bond dimension ``r`` of every bond (``m`` or ``D`` in Stoudenmire and Schwab, ``chi`` elsewhere),
+        kept as the attribute ``bond_dim``; ``rank`` (the property) is the tuple of bond dimensions. One
+        integer only: the pixel cores are stored stacked, all of shape ``(r, d, r)`` (a sweep or
+        :meth:`set_tt_cores` may leave smaller bonds inside them, zero-padded).
     order : "row", "snake", "column", "random", or a permutation of the N pixels
         The order in which the chain visits the pixels (:func:`pixel_order`; ``seed`` for "random").
     feature_map : "trig" (default), "poly", "learned" or a callable
@@ -509,16 +512,16 @@ class MPSClassifier(nn.Module):
 
     Examples
     --------
-    >>> model = MPSClassifier((14, 14), 10, bond_dim=8, order="snake")
+    >>> model = MPSClassifier((14, 14), 10, rank=8, order="snake")
     >>> model(torch.rand(5, 14, 14)).shape
     torch.Size([5, 10])
     >>> model.to_tt().shape[95:99], model.rank[:4]         # the label (10 classes) merged into pixel 98's core
     ((2, 2, 20, 2), (1, 8, 8, 8))
     """
 
-    def __init__(self, shape, n_classes: int, bond_dim: int, *, order="row", seed=None, feature_map="trig",
+    def __init__(self, shape, n_classes: int, rank: int, *, order="row", seed=None, feature_map="trig",
                  local_dim=None, label_site=None, init_std: float = 0.03, label_std: float = 0.5,
-                 temperature: float = 5.0,
+                 temperature: float = 10.0,
                  device=None, dtype=None):
         super().__init__()
         where = "MPSClassifier"
@@ -528,7 +531,7 @@ class MPSClassifier(nn.Module):
             raise ValueError(f"{where}: shape must be the number of pixels or (height, width), got {shape!r}")
         self.n_sites = self.image_shape[0] * self.image_shape[1]
         self.n_classes = check_positive_int(n_classes, "n_classes", where)
-        self.bond_dim = check_positive_int(bond_dim, "bond_dim", where)
+        self.bond_dim = check_positive_int(rank, "rank", where)
         if local_dim is not None:
             local_dim = check_positive_int(local_dim, "local_dim", where)
         self.feature_map, self.local_dim = _feature_map(feature_map, local_dim)
@@ -565,7 +568,7 @@ class MPSClassifier(nn.Module):
         return sum(core.numel() for core in self.tt_cores())
 
     def extra_repr(self):
-        return (f"shape={self.image_shape}, n_classes={self.n_classes}, bond_dim={self.bond_dim}, "
+        return (f"shape={self.image_shape}, n_classes={self.n_classes}, rank={self.bond_dim}, "
                 f"local_dim={self.local_dim}, order={self.order_kind!r}, label_site={self.label_site}")
 
     # --- inputs -----------------------------------------------------------------------------------
