@@ -13,6 +13,8 @@ from tnnlib.train import fit
 from tnnlib.tt import TTTensor, is_left_orthogonal, random_tt, tt_round
 from tnnlib.ttm import random_ttm
 
+from arrays import tt_loop_states
+
 
 def layer64(rank=(5, 7, 4), seed=0, dtype=torch.float64):
     torch.manual_seed(seed)
@@ -242,18 +244,6 @@ def test_truncate_makes_a_smaller_layer_of_the_same_kind():
 # Bond states and features
 # --------------------------------------------------------------------------
 
-def loop_states(x, cores):
-    """The core-by-core loop of TTLinear.reference_forward, recording the state after each core."""
-    batch, n = x.shape
-    z, states, left, done = x.t(), [], n, 1
-    for k, core in enumerate(cores):
-        r, i, j, r1 = core.shape
-        z = core.permute(1, 3, 0, 2).reshape(i * r1, r * j) @ z.reshape(r * j, -1)
-        z = z.reshape(i, -1).t()
-        left, done = left // j, done * i
-        if k < len(cores) - 1:
-            states.append(z.reshape(r1, left, batch, done).permute(2, 0, 3, 1))
-    return states, z.reshape(batch, -1)
 
 
 def test_bond_states_are_those_of_the_reference_forward():
@@ -261,7 +251,7 @@ def test_bond_states_are_those_of_the_reference_forward():
     x = torch.randn(6, 120, dtype=torch.float64)
     cores = [c.detach() for c in layer.cores]
     states = bonds.bond_states(x, cores)
-    expected, output = loop_states(x, cores)
+    expected, output = tt_loop_states(x, cores)
     assert [tuple(z.shape) for z in states] == [(6, 5, 5, 60), (6, 7, 10, 20), (6, 4, 30, 5)]
     for z, e in zip(states, expected):
         assert torch.allclose(z, e, atol=1e-12)

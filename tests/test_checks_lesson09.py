@@ -9,6 +9,7 @@ from tnnlib import bonds
 from tnnlib.checking import ExerciseFailed
 from tnnlib.checks import lesson09
 
+from arrays import tt_loop_states
 from checker_contract import make_contract_tests
 
 
@@ -179,16 +180,7 @@ def _canon_numpy_qr(cores):
 
 
 def _states_loop(x, cores):                                  # the core-by-core loop of reference_forward
-    batch, n = x.shape
-    z, states, left, done = x.t(), [], n, 1
-    for k, core in enumerate(cores):
-        r, i, j, r1 = core.shape
-        z = core.permute(1, 3, 0, 2).reshape(i * r1, r * j) @ z.reshape(r * j, -1)
-        z = z.reshape(i, -1).t()
-        left, done = left // j, done * i
-        if k < len(cores) - 1:
-            states.append(z.reshape(r1, left, batch, done).permute(2, 0, 3, 1))
-    return states
+    return tt_loop_states(x, cores)[0]
 
 
 def _probe_adam(train_f, train_y, test_f, test_y):          # Adam, no weight decay, own standardisation
