@@ -240,6 +240,43 @@ def test_truncate_makes_a_smaller_layer_of_the_same_kind():
         bonds.truncate(layer, max_rank=(2, 2))
 
 
+def test_truncate_layers_cuts_every_named_layer_on_a_copy():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), TTLinear(64, 64, 6, in_modes=(4, 4, 4), out_modes=(4, 4, 4)), nn.ReLU(),
+                          TTLinear(64, 64, 6, in_modes=(4, 4, 4), out_modes=(4, 4, 4)), nn.Linear(64, 3))
+    x = torch.randn(5, 64)
+    with torch.no_grad():
+        before = model(x)
+    same, report = bonds.truncate_layers(model)                               # no rank given: exact
+    with torch.no_grad():
+        assert torch.allclose(same(x), before, atol=1e-5)
+    assert report == {"1": ((1, 6, 6, 1), (1, 6, 6, 1)), "3": ((1, 6, 6, 1), (1, 6, 6, 1))}
+    cut, report = bonds.truncate_layers(model, max_rank=2)                    # one int for every TT layer
+    assert [cut[i].rank for i in (1, 3)] == [(1, 2, 2, 1)] * 2 and model[1].rank == (1, 6, 6, 1)
+    cut, report = bonds.truncate_layers(model, max_rank={"1": (1, 3, 2, 1), "3": (4, 1)})  # d+1 or d-1 ranks
+    assert (cut[1].rank, cut[3].rank) == ((1, 3, 2, 1), (1, 4, 1, 1))
+    assert report["1"] == ((1, 6, 6, 1), (1, 3, 2, 1))
+    for i in (1, 3):                                       # each cut is truncate() of the layer
+        expected = bonds.truncate(model[i], max_rank=cut[i].rank[1:-1])
+        assert torch.allclose(cut[i].dense_weight(), expected.dense_weight())
+        assert torch.equal(cut[i].bias, model[i].bias)
+    assert torch.equal(cut[4].weight, model[4].weight) and cut[4] is not model[4]
+    only, report = bonds.truncate_layers(model, max_rank={"3": 1})           # layers not named stay
+    assert list(report) == ["3"] and only[1].rank == (1, 6, 6, 1) and only[3].rank == (1, 1, 1, 1)
+    kept = model[3]
+    out, _ = bonds.truncate_layers(model, eps=0.5, inplace=True)
+    assert out is model and model[3] is not kept
+    assert bonds.truncate_layers(kept, max_rank=1)[0].rank == (1, 1, 1, 1)   # a bare layer
+    with pytest.raises(KeyError, match="no TTLinear"):
+        bonds.truncate_layers(model, max_rank={"4": 2})
+    with pytest.raises(ValueError, match="start and end with 1"):
+        bonds.truncate_layers(model, max_rank={"1": (2, 3, 2, 1)})
+    with pytest.raises(ValueError, match="no TTLinear"):
+        bonds.truncate_layers(nn.Sequential(nn.Linear(2, 2)), max_rank=1)
+    with pytest.raises(TypeError):
+        bonds.truncate_layers("model", max_rank=1)
+
+
 # --------------------------------------------------------------------------
 # Bond states and features
 # --------------------------------------------------------------------------
