@@ -18,7 +18,19 @@ module              what it holds                                          lesso
 ``tr``              tensor ring: TR-SVD, TR-ALS                            05
 ``ttm``             TT-matrix / MPO and its matvec                         05
 ``nn``              tensorized PyTorch layers and ``tensorize``            06-07
+``models``          the reference CNN; a tiny character transformer        06-11
+``compress``        compressing a trained network, then healing it         07
+``train``           the course's training loop: ``fit``, ``evaluate``      08
+``timing``          timing done right (sync, warm-up, median)              08
+``distributed``     the training loop on N processes (torchrun, DDP)       08
+``bonds``           bond spectra, entropies, features; rank allocation     09, 12
+``mps``             matrix product state classifiers                       10
+``text``            Python's documentation as characters and sentences     11
+``pretrained``      all-MiniLM-L6-v2 offline: load, embed                  11
+``distill``         healing by distillation; cosine and neighbour checks   11
+``scaling``         params and FLOPs of TT layers; dense vs TT sweeps      12
 ``checks``          the exercise checkers, one module per lesson           all
+``grade``           grading notebooks; ``slides``: lecture decks           all
 ==================  =====================================================  ======
 
 Every decomposition takes a NumPy array or a torch tensor and returns results

@@ -586,9 +586,13 @@ def _check_scalar(loss, where="fit"):
 
 
 def _add_correct(correct, outputs, labels):
-    """Add the batch's correct predictions to ``correct``; None when the labels are not class indices."""
+    """Add the batch's correct predictions to ``correct``; None when the labels are not class indices.
+
+    Outputs are ``(batch, classes, ...)`` for labels ``(batch, ...)``, as ``F.cross_entropy`` takes them; other
+    layouts (a sequence model's ``(batch, T, classes)`` with labels ``(batch, T)``) have no accuracy here.
+    """
     if correct is None or labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool \
-            or outputs.dim() != labels.dim() + 1:
+            or outputs.dim() != labels.dim() + 1 or outputs.shape[2:] != labels.shape[1:]:
         return None
     return correct + (outputs.argmax(1) == labels).sum().item()
 
