@@ -9,7 +9,6 @@ from tnnlib.pretrained import (  # noqa: E402
     SentenceEncoder,
     embed,
     feed_forward_names,
-    hidden_states,
     load_minilm,
     minilm_path,
     tokenize,
@@ -55,15 +54,3 @@ def test_clear_errors():
         tokenize(None, "one string")
     with pytest.raises(ValueError, match="no BERT-style"):
         feed_forward_names(torch.nn.Sequential(torch.nn.Linear(2, 2)))
-
-
-def test_hidden_states_and_the_unpooled_encoder_agree(minilm):
-    from tnnlib.distill import token_cosine_distance
-
-    model, tokenizer = minilm
-    ids, mask = tokenize(tokenizer, SENTENCES)
-    hidden = hidden_states(model, ids, mask, batch_size=3)
-    assert hidden.shape == (4, ids.shape[1], 384) and not hidden[mask == 0].any()
-    unpooled = SentenceEncoder(model, tokenizer.pad_token_id, pooled=False)(ids)
-    assert torch.allclose(unpooled, hidden[:, :unpooled.shape[1]], atol=1e-5)
-    assert abs(token_cosine_distance(unpooled, hidden).item()) < 1e-5

@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from .train import History, fit
 from .validation import check_positive_int
 
-__all__ = ["cosine_similarities", "cosine_distance", "token_cosine_distance", "top_k_neighbours", "neighbour_agreement",
+__all__ = ["cosine_similarities", "cosine_distance", "top_k_neighbours", "neighbour_agreement",
            "record_inputs", "distill_layer", "trainable_only"]
 
 
@@ -62,27 +62,6 @@ def cosine_distance(embeddings: torch.Tensor, targets: torch.Tensor) -> torch.Te
     1.0
     """
     return (1 - cosine_similarities(targets, embeddings)).mean()
-
-
-def token_cosine_distance(hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """``mean(1 - cos)`` over the real tokens of hidden states ``(B, L, D)`` against targets ``(B, L_max, D)``.
-
-    Token-level distillation: every token's hidden state is a target, not only
-    their mean. The targets are zero at padding positions (as
-    :func:`tnnlib.pretrained.hidden_states` gives them), which is how the
-    padding is recognised; they are cut to the ``L`` positions of ``hidden``.
-
-    >>> t = torch.tensor([[[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]]])      # two tokens, then padding
-    >>> token_cosine_distance(torch.tensor([[[3.0, 0.0], [1.0, 0.0]]]), t).item()
-    0.5
-    """
-    if hidden.dim() != 3 or targets.dim() != 3 or targets.shape[1] < hidden.shape[1] \
-            or hidden.shape[::2] != targets.shape[::2]:
-        raise ValueError(f"token_cosine_distance: expected hidden (B, L, D) and targets (B, L_max >= L, D), "
-                         f"got {tuple(hidden.shape)} and {tuple(targets.shape)}")
-    targets = targets[:, :hidden.shape[1]]
-    real = targets.abs().sum(-1) > 0
-    return (1 - F.cosine_similarity(hidden[real], targets[real], dim=-1)).mean()
 
 
 def top_k_neighbours(embeddings: torch.Tensor, k: int) -> torch.Tensor:

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["load_minilm", "minilm_path", "tokenize", "mean_pool", "embed", "hidden_states", "SentenceEncoder",
+__all__ = ["load_minilm", "minilm_path", "tokenize", "mean_pool", "encode", "embed", "SentenceEncoder",
            "feed_forward_names", "MODEL_PACKAGE"]
 
 #: The pip package that ships the model (about 90 MB installed).
@@ -95,31 +95,24 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.normalize(summed, dim=-1)
 
 
+def encode(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Unit sentence embeddings ``(B, D)`` of one right-padded batch: the encoder, then :func:`mean_pool`.
+
+    The columns no sentence of the batch needs (padding only) are dropped first.
+    """
+    length = int(mask.sum(1).max())
+    ids, mask = ids[:, :length], mask[:, :length]
+    return mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
+
+
 @torch.no_grad()
 def embed(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor, *, batch_size: int = 128) -> torch.Tensor:
-    """Unit sentence embeddings ``(N, D)`` of a Hugging Face encoder, batch by batch, without gradients."""
+    """Unit sentence embeddings ``(N, D)`` of a Hugging Face encoder, batch by batch (:func:`encode`), without
+    gradients, in eval mode."""
     was_training = model.training
     model.eval()
-    out = []
-    for start in range(0, len(ids), batch_size):
-        m = mask[start:start + batch_size]
-        length = int(m.sum(1).max())                      # right padding: drop the columns no sentence needs
-        hidden = model(input_ids=ids[start:start + batch_size, :length], attention_mask=m[:, :length])
-        out.append(mean_pool(hidden.last_hidden_state, m[:, :length]))
-    model.train(was_training)
-    return torch.cat(out)
-
-
-@torch.no_grad()
-def hidden_states(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor, *, batch_size: int = 128) -> torch.Tensor:
-    """The last hidden states ``(N, L, D)`` of a Hugging Face encoder, zero at the padding positions."""
-    was_training = model.training
-    model.eval()
-    out = []
-    for start in range(0, len(ids), batch_size):
-        m = mask[start:start + batch_size]
-        hidden = model(input_ids=ids[start:start + batch_size], attention_mask=m).last_hidden_state
-        out.append(hidden * m.unsqueeze(-1).to(hidden.dtype))
+    out = [encode(model, ids[start:start + batch_size], mask[start:start + batch_size])
+           for start in range(0, len(ids), batch_size)]
     model.train(was_training)
     return torch.cat(out)
 
@@ -129,24 +122,15 @@ class SentenceEncoder(nn.Module):
 
     The attention mask is ``ids != pad_id``, so that :func:`tnnlib.train.fit`,
     which passes one input tensor, can train it (end-to-end distillation). The
-    wrapped model is ``encoder.model``: its parameters are the module's. With
-    ``pooled=False`` it gives the last hidden states instead, ``(B, L', D)``
-    for the ``L'`` columns the longest sentence of the batch needs, zero at the
-    padding positions (token-level distillation).
+    wrapped model is ``encoder.model``: its parameters are the module's.
     """
 
-    def __init__(self, model: nn.Module, pad_id: int = 0, *, pooled: bool = True):
+    def __init__(self, model: nn.Module, pad_id: int = 0):
         super().__init__()
-        self.model, self.pad_id, self.pooled = model, int(pad_id), bool(pooled)
+        self.model, self.pad_id = model, int(pad_id)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        mask = (ids != self.pad_id).long()
-        length = int(mask.sum(1).max())
-        ids, mask = ids[:, :length], mask[:, :length]
-        hidden = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
-        if self.pooled:
-            return mean_pool(hidden, mask)
-        return hidden * mask.unsqueeze(-1).to(hidden.dtype)
+        return encode(self.model, ids, (ids != self.pad_id).long())
 
 
 def feed_forward_names(model: nn.Module) -> list:
