@@ -26,7 +26,7 @@ def _params_one_rank(out_modes, in_modes, rank):           # r_k i_k j_k: one bo
 
 
 def _params_float(out_modes, in_modes, rank):              # right, but a float
-    return float(lesson11._mpo_params(out_modes, in_modes, rank))
+    return float(lesson11._mpo_params(out_modes=out_modes, in_modes=in_modes, rank=rank))
 
 
 # 11.2 ---------------------------------------------------------------------

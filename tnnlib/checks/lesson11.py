@@ -10,16 +10,17 @@ import torch
 
 from .. import distill as _distill
 from .. import pretrained as _pretrained
+from .. import scaling as _scaling
 from ..checking import ExerciseFailed, describe, exercise, expect, expect_array, expect_close, expect_integer
 
 # --------------------------------------------------------------------------
-# References the library does not have under the exercise's name
+# References
 # --------------------------------------------------------------------------
 
 
-def _mpo_params(out_modes, in_modes, rank):
+def _mpo_params(*, out_modes, in_modes, rank):
     """Weights of a TT-matrix (MPO) with cores ``(r_{k-1}, i_k, j_k, r_k)``: ``sum_k r_{k-1} i_k j_k r_k``."""
-    return sum(rank[k] * i * j * rank[k + 1] for k, (i, j) in enumerate(zip(out_modes, in_modes)))
+    return _scaling.tt_linear_params(out_modes=out_modes, in_modes=in_modes, rank=rank)
 
 
 # --------------------------------------------------------------------------
@@ -73,12 +74,13 @@ def _number(got, what):
 def mpo_params(answer):
     for out_modes, in_modes, rank in _MPOS:
         what = f"mpo_params(out_modes={out_modes}, in_modes={in_modes}, rank={rank})"
-        got = expect_integer(answer(out_modes, in_modes, rank), what)
-        expected = _mpo_params(out_modes, in_modes, rank)
+        got = expect_integer(answer(out_modes=out_modes, in_modes=in_modes, rank=rank), what)
+        expected = _mpo_params(out_modes=out_modes, in_modes=in_modes, rank=rank)
         cores = ", ".join(f"({rank[k]}, {i}, {j}, {rank[k + 1]})" for k, (i, j) in enumerate(zip(out_modes, in_modes)))
         expect(got == expected, f"{what}: expected {expected:,}, got {got:,}. The cores have shapes {cores} "
                f"(r_(k-1), i_k, j_k, r_k), with r_0 = r_d = 1 at the ends; the weights are the sum of their sizes")
-    return f"Seven MPOs, from one core to five, MiniLM's 1536 x 384 among them ({_mpo_params(*_MPOS[3]):,} weights " \
+    minilm = _mpo_params(out_modes=(48, 32), in_modes=(16, 24), rank=(1, 192, 1))
+    return f"Seven MPOs, from one core to five, MiniLM's 1536 x 384 among them ({minilm:,} weights " \
            f"for modes (48, 32) x (16, 24) at rank 192)."
 
 
