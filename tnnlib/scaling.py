@@ -56,6 +56,7 @@ import torch
 from torch import nn
 
 from .nn import TTLinear
+from .nn.tt_linear import tt_rank
 from .runtime import seed_everything
 from .train import fit
 from .validation import check_modes, check_positive_int, is_int
@@ -73,25 +74,19 @@ IMAGE_MODES = (4, 7, 7, 4)
 # --------------------------------------------------------------------------
 
 def _shape(out_modes, in_modes, rank, where: str):
+    """Checked modes, and the ranks ``(1, r_1, ..., 1)`` as ``TTLinear`` reads them (an int is capped)."""
     out_modes = check_modes(out_modes, None, "out_modes", where)
     in_modes = check_modes(in_modes, None, "in_modes", where)
-    d = len(out_modes)
-    if len(in_modes) != d:
+    if len(in_modes) != len(out_modes):
         raise ValueError(f"{where}: out_modes {out_modes} and in_modes {in_modes} must have the same length")
-    if is_int(rank):
-        rank = (1,) + (check_positive_int(rank, "rank", where),) * (d - 1) + (1,)
-    else:
-        rank = tuple(rank)
-        if len(rank) != d + 1 or rank[0] != 1 or rank[-1] != 1:
-            raise ValueError(f"{where}: rank must be an int or the d+1 = {d + 1} ranks (1, r_1, ..., 1), got {rank}")
-        rank = tuple(check_positive_int(r, "rank", where) for r in rank)
-    return out_modes, in_modes, rank
+    return out_modes, in_modes, tt_rank(rank, out_modes=out_modes, in_modes=in_modes, where=where)
 
 
 def tt_linear_params(*, out_modes, in_modes, rank) -> int:
     """Numbers in the cores of a TT-matrix layer: ``sum_k r_{k-1} i_k j_k r_k`` (the bias not counted).
 
-    ``rank``: an int (every inner bond; not capped) or ``(1, r_1, ..., r_{d-1}, 1)``.
+    ``rank``: an int (every inner bond, capped at what the bond can use, as ``TTLinear`` does) or
+    ``(1, r_1, ..., r_{d-1}, 1)``.
 
     >>> tt_linear_params(out_modes=(4, 4, 4, 4), in_modes=(4, 7, 7, 4), rank=8)
     3840
