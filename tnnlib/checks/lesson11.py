@@ -2,16 +2,29 @@
 the cosine evaluation, the agreement of nearest neighbours).
 
 The lesson computes in torch; the checkers give float64 inputs and expect torch tensors of the inputs' dtype back
-(the policy of :mod:`tnnlib.checking`); counts are integers, the agreement one Python number.
+(the policy of :mod:`tnnlib.checking`), and mean pooling also float32 hidden states, as the model gives them (the
+lesson compares its result with float32 embeddings); counts are integers, the agreement one Python number. The
+inputs must come back unchanged: the lesson passes views of its evaluation data.
 """
 import math
 
+import numpy as np
 import torch
 
 from .. import distill as _distill
 from .. import pretrained as _pretrained
 from .. import scaling as _scaling
-from ..checking import ExerciseFailed, describe, exercise, expect, expect_array, expect_close, expect_integer
+from ..checking import (
+    ExerciseFailed,
+    describe,
+    exercise,
+    expect,
+    expect_array,
+    expect_close,
+    expect_integer,
+    expect_number,
+    expect_precision,
+)
 
 # --------------------------------------------------------------------------
 # References
@@ -55,15 +68,31 @@ def _embeddings(n, dim, seed, scale=True):
 
 
 def _number(got, what):
-    """One real number (Python or NumPy, or a 0-d tensor) as a float."""
-    if isinstance(got, torch.Tensor) and got.dim() == 0 and got.is_floating_point():
-        return float(got)
-    if isinstance(got, bool) or not isinstance(got, (int, float)) and not hasattr(got, "__float__"):
-        raise ExerciseFailed(f"{what}: expected one number (a fraction between 0 and 1), got {describe(got)}")
+    """One real number at float64 precision (Python or NumPy, or a 0-d float64 tensor) as a float."""
+    if isinstance(got, (list, tuple)) or isinstance(got, (torch.Tensor, np.ndarray)) and got.ndim > 0:
+        raise ExerciseFailed(f"{what}: expected one number (a fraction between 0 and 1), got {describe(got)}"
+                             + (": one agreement per row? Average them over the rows, e.g. (...).mean().item()"
+                                if len(got) > 1 else ""))
     if isinstance(got, torch.Tensor):
-        raise ExerciseFailed(f"{what}: expected one number, got {describe(got)}: return a Python float "
-                             f"(e.g. tensor.item())")
-    return float(got)
+        expect(got.is_floating_point(), f"{what}: expected one number (a fraction between 0 and 1), got "
+                                        f"{describe(got)}: return a Python float, e.g. (...).double().mean().item()")
+        expect_precision(got, what)
+        return float(got)
+    return expect_number(got, what)
+
+
+def _unchanged(inputs, what, use):
+    """Fail unless each input ``(name, tensor given to the learner, original)`` still equals its original."""
+    for name, given, original in inputs:
+        expect(torch.equal(given, original),
+               f"{what}: your function changed its input {name} in place. {use}: compute on new tensors and leave "
+               f"{name} as it is (no {name} /= ..., {name} *= ..., {name}[...] = ..., nor methods ending in _ "
+               f"such as div_ or masked_fill_ on it)")
+
+
+#: why the inputs of 11.2 to 11.4 must come back unchanged
+_MASK = "The caller keeps its tensors (the lesson passes mask_eval[:4], a view of the mask every later evaluation uses)"
+_TEACHER = "The lesson passes teacher_eval as reference, the original embeddings that every later evaluation uses"
 
 
 # --------------------------------------------------------------------------
@@ -74,7 +103,10 @@ def _number(got, what):
 def mpo_params(answer):
     for out_modes, in_modes, rank in _MPOS:
         what = f"mpo_params(out_modes={out_modes}, in_modes={in_modes}, rank={rank})"
-        got = expect_integer(answer(out_modes=out_modes, in_modes=in_modes, rank=rank), what)
+        got = answer(out_modes=out_modes, in_modes=in_modes, rank=rank)
+        expect(not isinstance(got, torch.Tensor), f"{what}: expected a Python integer, got {describe(got)}: a count "
+                                                  f"is a number, not a tensor; return int(...) or tensor.item()")
+        got = expect_integer(got, what)
         expected = _mpo_params(out_modes=out_modes, in_modes=in_modes, rank=rank)
         cores = ", ".join(f"({rank[k]}, {i}, {j}, {rank[k + 1]})" for k, (i, j) in enumerate(zip(out_modes, in_modes)))
         expect(got == expected, f"{what}: expected {expected:,}, got {got:,}. The cores have shapes {cores} "
@@ -89,15 +121,30 @@ def mean_pool(answer):
     for seed, (batch, length, dim) in enumerate([(1, 1, 3), (2, 5, 4), (6, 9, 8), (4, 3, 384)]):
         hidden, mask = _sentences(batch, length, dim, seed)
         what = f"mean_pool(hidden of shape {tuple(hidden.shape)}, mask of shape {tuple(mask.shape)})"
-        got = answer(hidden.clone(), mask.clone())
+        given = hidden.clone(), mask.clone()
+        got = answer(*given)
         expect_array(got, what, kind="torch", shape=(batch, dim))
+        _unchanged(zip(("hidden", "mask"), given, (hidden, mask)), what, _MASK)
         norms = got.norm(dim=1)
         expect_close(norms, torch.ones(batch, dtype=torch.float64),
                      what + ": the norms of the embeddings (scale each to unit length, F.normalize)", atol=1e-9)
         expected = _pretrained.mean_pool(hidden, mask)
         expect_close(got, expected, what + ": the direction of each embedding, the mean of the hidden states of "
                      "its real tokens (mask 1); padding positions (mask 0) must not count", atol=1e-9)
-    return "Four batches (lengths 1 to 9, padding from none to most of the row, widths 3 to 384)."
+    # what the lesson gives it: the model's float32 hidden states, compared with float32 embeddings (torch.allclose
+    # refuses float64 against float32)
+    hidden, mask = _sentences(3, 6, 384, 7)
+    hidden = hidden.float()
+    what = f"mean_pool(hidden of shape {tuple(hidden.shape)} in float32, as the model gives it, mask (int64))"
+    got = answer(hidden.clone(), mask.clone())
+    expect(isinstance(got, torch.Tensor) and got.dtype == torch.float32,
+           f"{what} returned {describe(got)}: keep hidden's dtype (float32 hidden states give float32 embeddings; the "
+           f"lesson compares yours with the model's float32 embeddings, and torch.allclose refuses float64 against "
+           f"float32). Convert the mask to hidden's dtype, mask.to(hidden.dtype), not with .double(), and compute in "
+           f"torch (NumPy turns float32 times an int64 mask into float64)")
+    expect_close(got, _pretrained.mean_pool(hidden, mask), what, rtol=1e-5, atol=1e-6)
+    return "Four batches (lengths 1 to 9, padding from none to most of the row, widths 3 to 384), and float32 " \
+           "hidden states as the model gives them."
 
 
 @exercise("11.3", "the cosine evaluation", reference=_distill.cosine_similarities)
@@ -105,8 +152,10 @@ def cosine_similarities(answer):
     for seed, (n, dim) in enumerate([(1, 2), (5, 3), (20, 16), (7, 384)]):
         reference, approx = _embeddings(n, dim, seed), _embeddings(n, dim, seed + 10)
         what = f"cosine_similarities(reference, approx) for two {n} x {dim} matrices whose rows are not unit vectors"
-        got = answer(reference.clone(), approx.clone())
+        given = reference.clone(), approx.clone()
+        got = answer(*given)
         expect_array(got, what, kind="torch", shape=(n,))
+        _unchanged(zip(("reference", "approx"), given, (reference, approx)), what, _TEACHER)
         expect_close(got, _distill.cosine_similarities(reference, approx), what + ": row i is "
                      "<reference[i], approx[i]> / (|reference[i]| |approx[i]|), each row divided by its own norm")
     same = _embeddings(6, 5, 3)
@@ -124,7 +173,9 @@ def neighbour_agreement(answer):
             approx = reference * torch.rand(n, 1, generator=gen, dtype=torch.float64).add(0.5) \
                 + noise * torch.randn(n, dim, generator=gen, dtype=torch.float64)
             what = f"neighbour_agreement(reference, approx, k={k}) for {n} rows of {dim} numbers (noise {noise})"
-            got = _number(answer(reference.clone(), approx.clone(), k), what)
+            given = reference.clone(), approx.clone()
+            got = _number(answer(*given, k), what)
+            _unchanged(zip(("reference", "approx"), given, (reference, approx)), what, _TEACHER)
             expected = _distill.neighbour_agreement(reference, approx, k)
             expect(math.isfinite(got) and abs(got - expected) <= 1e-12,
                    f"{what}: expected {expected:.6f}, got {got:.6f}. For each row, take the k other rows of largest "
