@@ -35,6 +35,14 @@ def test_time_notebook_reports_the_error_that_stopped_it(tmp_path):
     assert "lesson broke here" in row["status"] and row["threads"] == "default"
 
 
+def test_keep_writes_the_executed_notebook_with_its_outputs(tmp_path):
+    path = _notebook(tmp_path / "03_printer.ipynb", "print('the number is', 6 * 7)")
+    row = notebooks.time_notebook(path, fast=True, threads=1, timeout=120, keep=tmp_path / "kept")
+    assert row["status"] == "ok", row
+    kept = nbformat.read(tmp_path / "kept" / "03_printer.ipynb", as_version=4)
+    assert "the number is 42" in kept.cells[0].outputs[0]["text"]
+
+
 def test_select_by_lesson_number():
     names = ["00_orientation.ipynb", "07_compression.ipynb", "08_training_on_gpu.ipynb"]
     assert notebooks.select(names, None) == names

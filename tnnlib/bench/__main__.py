@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m tnnlib.bench [SUITE ...] [--quick] [--only FILTERS] [--threads N] [--full]``.
+"""Run the benchmarks: ``python -m tnnlib.bench [SUITE ...] [--quick] [--only FILTERS] [--threads N] [--full] [--keep DIR]``.
 
 Suites are the modules listed in ``SUITES``; with no names, all but ``notebooks`` run
 (it runs every lesson, which takes minutes in fast mode and hours at full size).
@@ -34,6 +34,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, help="torch.set_num_threads before running (default: torch's); "
                         "notebooks suite: the kernels' TNN_THREADS (default: the course's, min(4, cores))")
     parser.add_argument("--full", action="store_true", help="notebooks suite: full size (default: fast mode)")
+    parser.add_argument("--keep", metavar="DIR", help="notebooks suite: also write the executed notebooks, with "
+                        "their outputs, to DIR")
     args = parser.parse_args(argv)
     unknown = set(args.suites) - set(SUITES)
     if unknown:

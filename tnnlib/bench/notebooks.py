@@ -10,7 +10,9 @@ Options of ``python -m tnnlib.bench notebooks``:
 - ``--full``: full size (``TNN_FAST=0``); default fast mode (``TNN_FAST=1``, what CI runs);
 - ``--threads N``: the kernel's thread count (``TNN_THREADS=N``); without it, the course's
   default, ``min(4, cores)`` (:func:`tnnlib.runtime.set_threads`);
-- ``--only lesson=07`` (or ``lesson=07+08``): some lessons only.
+- ``--only lesson=07`` (or ``lesson=07+08``): some lessons only;
+- ``--keep DIR``: also write each executed notebook, with its outputs, to ``DIR`` (to read the
+  numbers a full-size run printed next to the ones the lesson's prose quotes).
 
 This is a measurement, never a test: timings on a shared machine move by tens of percent.
 """
@@ -40,8 +42,12 @@ def kernel_environment(*, fast: bool, threads: int | None) -> dict:
     return env
 
 
-def time_notebook(path: Path, *, fast: bool, threads: int | None, timeout: float = TIMEOUT) -> dict:
-    """Run one notebook in a fresh kernel; a row with its wall time, or the error that stopped it."""
+def time_notebook(path: Path, *, fast: bool, threads: int | None, timeout: float = TIMEOUT,
+                  keep: Path | None = None) -> dict:
+    """Run one notebook in a fresh kernel; a row with its wall time, or the error that stopped it.
+
+    ``keep``: a folder to write the executed notebook to (same name), outputs included.
+    """
     import nbformat  # noqa: PLC0415 (only this suite needs Jupyter)
     from nbclient import NotebookClient  # noqa: PLC0415
 
@@ -58,6 +64,9 @@ def time_notebook(path: Path, *, fast: bool, threads: int | None, timeout: float
         first_line = (str(error).strip().splitlines() or [""])[-1]
         status = f"{type(error).__name__}: {first_line[:80]}"
     seconds = time.perf_counter() - start
+    if keep is not None:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, Path(keep) / path.name)
     return {"lesson": path.stem, "mode": "fast" if fast else "full", "threads": threads or "default",
             "seconds": round(seconds, 1), "load_before": round(load_before, 2),
             "load_after": round(os.getloadavg()[0], 2), "status": status}
@@ -80,6 +89,6 @@ def run(args) -> list:
     threads = getattr(args, "threads", None)
     rows = []
     for name in select(names, getattr(args, "only", None)):
-        rows.append(time_notebook(SOLUTIONS / name, fast=fast, threads=threads))
+        rows.append(time_notebook(SOLUTIONS / name, fast=fast, threads=threads, keep=getattr(args, "keep", None)))
         print(f"  {rows[-1]['lesson']}: {rows[-1]['seconds']} s ({rows[-1]['status']})", file=sys.stderr, flush=True)
     return rows
