@@ -1,4 +1,6 @@
-"""Run the benchmarks: ``python -m tnnlib.bench [SUITE ...] [--quick] [--only FILTERS] [--threads N] [--full] [--keep DIR]``.
+"""Run the benchmarks: ``python -m tnnlib.bench [SUITE ...] [--quick] [--only FILTERS] [--threads N] [--full]``.
+
+``--full`` and ``--keep DIR`` are options of the notebooks suite.
 
 Suites are the modules listed in ``SUITES``; with no names, all but ``notebooks`` run
 (it runs every lesson, which takes minutes in fast mode and hours at full size).
