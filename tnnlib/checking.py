@@ -300,6 +300,9 @@ def expect_integer(got, what: str) -> int:
     if isinstance(got, (float, np.floating)):
         raise ExerciseFailed(f"{what}: expected an integer, got {got!r}, a float (even a whole one: use integer "
                              f"arithmetic, // instead of /, or int(...))")
+    if isinstance(got, torch.Tensor):
+        raise ExerciseFailed(f"{what}: expected a Python integer, got {describe(got)}: a count or a rank is a "
+                             f"number, not a tensor; return int(...) or tensor.item()")
     raise ExerciseFailed(f"{what}: expected an integer, got {describe(got)}")
 
 

@@ -103,10 +103,7 @@ _TEACHER = "The lesson passes teacher_eval as reference, the original embeddings
 def mpo_params(answer):
     for out_modes, in_modes, rank in _MPOS:
         what = f"mpo_params(out_modes={out_modes}, in_modes={in_modes}, rank={rank})"
-        got = answer(out_modes=out_modes, in_modes=in_modes, rank=rank)
-        expect(not isinstance(got, torch.Tensor), f"{what}: expected a Python integer, got {describe(got)}: a count "
-                                                  f"is a number, not a tensor; return int(...) or tensor.item()")
-        got = expect_integer(got, what)
+        got = expect_integer(answer(out_modes=out_modes, in_modes=in_modes, rank=rank), what)
         expected = _mpo_params(out_modes=out_modes, in_modes=in_modes, rank=rank)
         cores = ", ".join(f"({rank[k]}, {i}, {j}, {rank[k + 1]})" for k, (i, j) in enumerate(zip(out_modes, in_modes)))
         expect(got == expected, f"{what}: expected {expected:,}, got {got:,}. The cores have shapes {cores} "

@@ -47,13 +47,6 @@ def _greedy_ranks(spectra, sizes, budget):
 # Exercises
 # --------------------------------------------------------------------------
 
-def _integer(got, what):
-    """``got`` as an int (:func:`expect_integer`), with a hint for a torch tensor that holds one integer."""
-    if isinstance(got, torch.Tensor):
-        raise ExerciseFailed(f"{what}: expected a Python integer, got {describe(got)}: a count or a rank is a "
-                             f"number, not a tensor; return int(...) or tensor.item()")
-    return expect_integer(got, what)
-
 
 #: (out_modes, in_modes, rank) for 12.1: square and rectangular, uniform and uneven ranks, d = 1 to 5
 _TT_SHAPES = [((4, 4, 4, 4), (4, 7, 7, 4), (1, 8, 8, 8, 1)), ((4, 8, 8, 4), (4, 8, 8, 4), (1, 3, 5, 2, 1)),
@@ -65,7 +58,7 @@ _TT_SHAPES = [((4, 4, 4, 4), (4, 7, 7, 4), (1, 8, 8, 8, 1)), ((4, 8, 8, 4), (4, 
 def tt_params(answer):
     for out_modes, in_modes, rank in _TT_SHAPES:
         what = f"tt_params(out_modes={out_modes}, in_modes={in_modes}, rank={rank})"
-        got = _integer(answer(out_modes=out_modes, in_modes=in_modes, rank=rank), what)
+        got = expect_integer(answer(out_modes=out_modes, in_modes=in_modes, rank=rank), what)
         expected = _tt_params(out_modes=out_modes, in_modes=in_modes, rank=rank)
         layer = TTLinear(math.prod(in_modes), math.prod(out_modes), rank, in_modes=in_modes, out_modes=out_modes)
         expect(got == expected,
@@ -82,7 +75,7 @@ def dense_width(answer):
              (4000, 64, 3), (120, 16, 2), (812, 784, 10), (838, 64, 3)]   # 838: h = 10 and 11 both 45 away
     for n_params, in_features, n_classes in cases:
         what = f"dense_width({n_params:,}, in_features={in_features}, n_classes={n_classes})"
-        got = _integer(answer(n_params, in_features=in_features, n_classes=n_classes), what)
+        got = expect_integer(answer(n_params, in_features=in_features, n_classes=n_classes), what)
         expected = _dense_width(n_params, in_features=in_features, n_classes=n_classes)
         if got != expected:
             count = _dense_mlp_params(got, in_features, n_classes) if got >= 1 else None
@@ -179,7 +172,7 @@ def greedy_ranks(answer):
         expect(all(np.array_equal(g, s) for g, s in zip(given, spectra)),
                f"{what}: your function changed the spectra it was given (in place, e.g. s /= ... or s **= 2), and "
                f"so the caller's arrays (in the lesson, a layer's bond spectra): compute on new arrays (s = s / ...)")
-        got = tuple(_integer(r, f"{what}, rank {k}") for k, r in enumerate(got))
+        got = tuple(expect_integer(r, f"{what}, rank {k}") for k, r in enumerate(got))
         expected = _greedy_ranks(spectra, sizes, budget)
         expect(len(got) == len(sizes) + 1 and got[0] == 1 and got[-1] == 1,
                f"{what}: expected the {len(sizes) + 1} ranks (1, r_1, ..., r_{len(sizes) - 1}, 1) of a layer with "
